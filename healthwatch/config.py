@@ -1,0 +1,152 @@
+"""Project settings: `healthwatch.yml` (validated) plus the paths chosen by environment variables.
+
+Nothing here runs at import time: call `load_settings()` when a command or an asset starts.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from healthwatch.errors import HealthwatchError
+from healthwatch.yaml_config import load_yaml_model
+
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+DEFAULT_CONFIG = "healthwatch.yml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChurnConfig(_Strict):
+    """How churn is defined and how far ahead the model looks."""
+
+    definition: Literal["contract"] = "contract"
+    horizon_days: int = Field(90, ge=7, le=365)
+
+
+class DemoConfig(_Strict):
+    accounts: int = Field(500, ge=20)
+    days: int = Field(180, ge=60)
+    seed: int = 7
+    stream_days: int = Field(3, ge=0, le=60)
+
+
+class SimulationConfig(_Strict):
+    """The simulated world starts on this date (fixed, so a seed gives the same world on any day)."""
+
+    start_date: date = date(2025, 9, 1)
+
+
+class BusinessHours(_Strict):
+    start_hour: int = Field(9, ge=0, le=23)
+    end_hour: int = Field(17, ge=1, le=24)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "BusinessHours":
+        if self.end_hour <= self.start_hour:
+            raise ValueError("end_hour must be after start_hour")
+        return self
+
+
+class CalendarConfig(_Strict):
+    """Business calendar for SLAs: working hours and the holiday country per owner timezone."""
+
+    business_hours: BusinessHours = BusinessHours()
+    default_country: str = "US"
+    country_by_timezone: dict[str, str] = Field(
+        default_factory=lambda: {
+            "America/New_York": "US",
+            "America/Chicago": "US",
+            "America/Los_Angeles": "US",
+            "Europe/London": "GB",
+            "Europe/Berlin": "DE",
+            "Europe/Paris": "FR",
+            "Asia/Singapore": "SG",
+            "Australia/Sydney": "AU",
+        }
+    )
+
+
+class ModelConfig(_Strict):
+    """Churn model training settings."""
+
+    num_threads: int = Field(1, ge=1, le=64)
+    num_boost_round: int = Field(300, ge=10)
+    early_stopping_rounds: int = Field(30, ge=5)
+    min_training_positives: int = Field(10, ge=1)
+
+
+class ProductConfig(_Strict):
+    """What counts as a core feature in `feature_used` events."""
+
+    core_features: list[str] = Field(
+        default_factory=lambda: ["reports", "dashboards", "workflows", "integrations"]
+    )
+
+
+class HealthwatchConfig(_Strict):
+    """The whole of `healthwatch.yml`."""
+
+    churn: ChurnConfig = ChurnConfig()
+    demo: DemoConfig = DemoConfig()
+    simulation: SimulationConfig = SimulationConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    model: ModelConfig = ModelConfig()
+    product: ProductConfig = ProductConfig()
+    alert_rules_file: str = "alert_rules.yml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings: the validated config and every path the pipeline reads or writes."""
+
+    config: HealthwatchConfig
+    config_path: Path
+    warehouse: Path
+
+    @property
+    def data_dir(self) -> Path:
+        """Everything generated lives beside the warehouse file."""
+        return self.warehouse.parent
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def alert_rules_path(self) -> Path:
+        path = Path(self.config.alert_rules_file)
+        return path if path.is_absolute() else self.config_path.parent / path
+
+
+def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Read HEALTHWATCH_CONFIG and HEALTHWATCH_WAREHOUSE (relative paths are from `cwd`)."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    config_path = (cwd / env.get("HEALTHWATCH_CONFIG", DEFAULT_CONFIG)).resolve()
+    if "HEALTHWATCH_CONFIG" not in env and not config_path.is_file():
+        # No file and none asked for: the documented defaults apply.
+        config = HealthwatchConfig()
+    else:
+        config = load_yaml_model(config_path, HealthwatchConfig)
+    warehouse = (cwd / env.get("HEALTHWATCH_WAREHOUSE", DEFAULT_WAREHOUSE)).resolve()
+    if warehouse.suffix != ".duckdb":
+        raise HealthwatchError(
+            f"HEALTHWATCH_WAREHOUSE must name a .duckdb file, got {warehouse}",
+            "set it to a path like data/warehouse.duckdb",
+        )
+    return Settings(config=config, config_path=config_path, warehouse=warehouse)

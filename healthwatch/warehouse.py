@@ -1,0 +1,121 @@
+"""The DuckDB warehouse: connections, the change-table contract and the data clock.
+
+DuckDB allows one writing process per file: writers retry briefly on a lock, readers open
+read-only, run one query and close (STACK.md trap 5).
+"""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from healthwatch.errors import HealthwatchError
+
+# The source systems and the tables each one lands (DESIGN.md, source contract).
+SOURCE_SYSTEMS: dict[str, tuple[str, ...]] = {
+    "crm": ("accounts", "contracts", "contacts", "invoices", "crm_events", "team", "tasks"),
+    "support": ("tickets",),
+    "product": ("events",),
+    "engagement": ("survey_sends", "nps_responses"),
+}
+
+# Debezium-style envelope; `key` is the source primary key as text.
+CHANGE_TABLE_COLUMNS = """
+    seq bigint not null,
+    source_table varchar not null,
+    op varchar not null,
+    key varchar not null,
+    before json,
+    after json,
+    source_ts timestamp not null,
+    ingested_at timestamp not null
+"""
+
+
+def change_table(system: str) -> str:
+    """Fully qualified name of a system's change table, e.g. `cdc.crm_changes`."""
+    if system not in SOURCE_SYSTEMS:
+        raise HealthwatchError(f"unknown source system {system!r}", f"use one of {', '.join(SOURCE_SYSTEMS)}")
+    return f"cdc.{system}_changes"
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False, attempts: int = 20) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse, retrying while another process holds the write lock."""
+    if read_only and not path.exists():
+        raise HealthwatchError(
+            f"warehouse not found: {path}",
+            "run `healthwatch simulate` (or `healthwatch demo`), or set HEALTHWATCH_WAREHOUSE to an existing file",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    delay = 0.05
+    for attempt in range(attempts):
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or attempt == attempts - 1:
+                raise HealthwatchError(
+                    f"cannot open the warehouse {path}: {exc}",
+                    "another process holds it; wait for it to finish or stop it",
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_change_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the `cdc` schema and one change table per source system if missing."""
+    con.execute("create schema if not exists cdc")
+    for system in SOURCE_SYSTEMS:
+        con.execute(f"create table if not exists {change_table(system)} ({CHANGE_TABLE_COLUMNS})")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".")
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def require_tables(con: duckdb.DuckDBPyConnection, *tables: str, fix: str) -> None:
+    """Fail with one clear line when a table the step reads is not there yet."""
+    missing = [t for t in tables if not table_exists(con, t)]
+    if missing:
+        raise HealthwatchError(f"the warehouse has no {', '.join(missing)}", fix)
+
+
+def data_clock(con: duckdb.DuckDBPyConnection) -> datetime:
+    """The pipeline's "now": the newest source timestamp in any change table.
+
+    Simulated and replayed worlds then behave the same as live ones, and runs are deterministic.
+    """
+    require_tables(
+        con,
+        *(change_table(s) for s in SOURCE_SYSTEMS),
+        fix="run `healthwatch simulate` or `healthwatch load` first",
+    )
+    union = " union all ".join(f"select max(source_ts) as ts from {change_table(s)}" for s in SOURCE_SYSTEMS)
+    row = con.execute(f"select max(ts) from ({union})").fetchone()
+    if row is None or row[0] is None:
+        raise HealthwatchError(
+            "the change tables are empty", "run `healthwatch simulate` or `healthwatch load` first"
+        )
+    return row[0]
+
+
+def max_seqs(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The highest `seq` per change table (0 for an empty table)."""
+    out = {}
+    for system in SOURCE_SYSTEMS:
+        row = con.execute(f"select coalesce(max(seq), 0) from {change_table(system)}").fetchone()
+        out[change_table(system)] = int(row[0]) if row else 0
+    return out
