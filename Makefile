@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
 prepare: $(MANIFEST)
 
 $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
-	cd dbt_project && $(BIN)/dbt parse --quiet --profiles-dir .
+	$(BIN)/healthwatch prepare
 	touch $@
 
 demo: prepare

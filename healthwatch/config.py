@@ -90,6 +90,12 @@ class ProductConfig(_Strict):
     )
 
 
+class DeliveryConfig(_Strict):
+    """Mail settings; the SendGrid key and host come from the environment, never from this file."""
+
+    from_email: str = Field("healthwatch@example.com", pattern=r"^[^@\s]+@[^@\s]+$")
+
+
 class HealthwatchConfig(_Strict):
     """The whole of `healthwatch.yml`."""
 
@@ -99,6 +105,7 @@ class HealthwatchConfig(_Strict):
     calendar: CalendarConfig = CalendarConfig()
     model: ModelConfig = ModelConfig()
     product: ProductConfig = ProductConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     alert_rules_file: str = "alert_rules.yml"
 
 
@@ -109,6 +116,7 @@ class Settings:
     config: HealthwatchConfig
     config_path: Path
     warehouse: Path
+    dagster_home: Path
 
     @property
     def data_dir(self) -> Path:
@@ -134,7 +142,10 @@ class Settings:
 
 
 def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
-    """Read HEALTHWATCH_CONFIG and HEALTHWATCH_WAREHOUSE (relative paths are from `cwd`)."""
+    """Read HEALTHWATCH_CONFIG, HEALTHWATCH_WAREHOUSE and DAGSTER_HOME (relative paths are from `cwd`).
+
+    Without DAGSTER_HOME, the Dagster instance lives beside the warehouse (`data/dagster_home`).
+    """
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
     config_path = (cwd / env.get("HEALTHWATCH_CONFIG", DEFAULT_CONFIG)).resolve()
@@ -149,4 +160,9 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
             f"HEALTHWATCH_WAREHOUSE must name a .duckdb file, got {warehouse}",
             "set it to a path like data/warehouse.duckdb",
         )
-    return Settings(config=config, config_path=config_path, warehouse=warehouse)
+    dagster_home = (
+        (cwd / env["DAGSTER_HOME"]).resolve()
+        if env.get("DAGSTER_HOME")
+        else warehouse.parent / "dagster_home"
+    )
+    return Settings(config=config, config_path=config_path, warehouse=warehouse, dagster_home=dagster_home)

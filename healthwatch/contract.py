@@ -16,7 +16,7 @@ class SourceTable:
     columns: dict[str, str]
 
 
-def _t(system: str, name: str, key: str, **columns: str) -> SourceTable:
+def _t(system: str, name: str, key: str, /, **columns: str) -> SourceTable:
     return SourceTable(system, name, key, columns)
 
 

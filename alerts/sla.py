@@ -1,0 +1,110 @@
+"""Response deadlines counted in business hours of the owner's timezone.
+
+Weekends and the public holidays of the owner's country (`holidays`) do not count. An alert
+opened outside business hours starts its clock at the next business-hours start. Hours are
+counted as elapsed time, so a day that changes daylight-saving time still has its full length.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.types import SEVERITIES
+from healthwatch.config import BusinessHours
+from healthwatch.errors import HealthwatchError
+
+
+class SlaHours(BaseModel):
+    """Business hours to respond, per severity (article: 4 h, 24 h, 48 h, weekly review)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    critical: float = Field(4, gt=0)
+    high: float = Field(24, gt=0)
+    medium: float = Field(48, gt=0)
+    # "Low → weekly review": one working week of business hours (5 × 8 h).
+    low: float = Field(40, gt=0)
+
+    def for_severity(self, severity: str) -> float:
+        if severity not in SEVERITIES:
+            raise HealthwatchError(f"unknown severity {severity!r}", f"use one of {', '.join(SEVERITIES)}")
+        return getattr(self, severity)
+
+
+DEFAULT_SLA_HOURS = SlaHours()
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise HealthwatchError(
+            f"unknown timezone {name!r}", "use an IANA name such as America/New_York"
+        ) from exc
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str) -> holidays.HolidayBase:
+    try:
+        return holidays.country_holidays(country)
+    except NotImplementedError as exc:
+        raise HealthwatchError(
+            f"no holiday calendar for country {country!r}",
+            "use an ISO 3166 code the `holidays` library knows (US, GB, DE, AU, ...)",
+        ) from exc
+
+
+def is_business_day(day: date, country: str) -> bool:
+    return day.weekday() < 5 and day not in _holidays(country)
+
+
+def _at(day: date, hour: int, zone: ZoneInfo) -> datetime:
+    """Local wall-clock `hour` on `day` as an aware datetime (hour 24 is the next midnight)."""
+    naive = datetime.combine(day, time()) + timedelta(hours=hour)
+    return naive.replace(tzinfo=zone)
+
+
+def sla_due_at(
+    opened_at_utc: datetime,
+    severity: str,
+    timezone: str,
+    country: str,
+    business_hours: BusinessHours,
+    hours: SlaHours = DEFAULT_SLA_HOURS,
+) -> datetime:
+    """When the response is due, as a naive UTC datetime.
+
+    `opened_at_utc` is naive UTC (the pipeline's clock). `timezone` is the owner's IANA zone,
+    `country` the holiday calendar to skip.
+    """
+    zone = _zone(timezone)
+    remaining = timedelta(hours=hours.for_severity(severity))
+    cursor = opened_at_utc.replace(tzinfo=UTC)
+    day = cursor.astimezone(zone).date()
+    # Bounded: a year of consecutive non-working days would be a broken calendar.
+    for _ in range(366 * 2):
+        if is_business_day(day, country):
+            start = _at(day, business_hours.start_hour, zone).astimezone(UTC)
+            end = _at(day, business_hours.end_hour, zone).astimezone(UTC)
+            cursor = max(cursor, start)
+            if cursor < end:
+                available = end - cursor
+                if remaining <= available:
+                    return (cursor + remaining).replace(tzinfo=None)
+                remaining -= available
+        day += timedelta(days=1)
+    raise HealthwatchError(
+        f"no business hours found within two years for {timezone} / {country}",
+        "check the calendar settings in healthwatch.yml",
+    )
+
+
+def country_for_timezone(timezone: str | None, country_by_timezone: dict[str, str], default: str) -> str:
+    """The holiday country of an owner, from their timezone (calendar settings)."""
+    if timezone is None:
+        return default
+    return country_by_timezone.get(timezone, default)

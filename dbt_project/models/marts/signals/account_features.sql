@@ -1,0 +1,73 @@
+-- Point-in-time model features per account per snapshot date: every Monday, plus the data
+-- clock's day (what the current scores use). A snapshot holds only what was known on its date
+-- (signals and baselines are computed from data dated on or before it), and only accounts that
+-- had not churned by then. Labels are not here: the model derives them from accounts.churned_at.
+with signals as (
+    select * from {{ ref('account_signals_daily') }}
+),
+
+baselines as (
+    select * from {{ ref('account_baselines') }}
+),
+
+accounts as (
+    select account_id, churned_at from {{ ref('accounts') }}
+),
+
+clock as (
+    select * from {{ ref('stg_cdc__clock') }}
+),
+
+final as (
+    select
+        signals.account_id,
+        signals.signal_date as snapshot_date,
+        -- usage
+        signals.logins_7d,
+        signals.logins_wow_change,
+        baselines.logins_7d_change,
+        baselines.logins_7d_robust_z,
+        signals.active_users_7d,
+        baselines.active_users_7d_change,
+        signals.seat_utilisation,
+        baselines.core_feature_uses_7d_change,
+        signals.core_features_used_28d,
+        baselines.session_minutes_7d_change,
+        signals.days_since_last_login,
+        signals.api_error_rate_7d,
+        signals.api_latency_p95_ms_7d,
+        signals.champion_active_days_14d,
+        signals.sponsor_active_days_28d,
+        -- support
+        signals.tickets_7d,
+        signals.tickets_28d,
+        signals.tickets_escalated_28d,
+        signals.tickets_negative_28d,
+        signals.ticket_sentiment_avg_28d,
+        -- engagement
+        signals.nps_score_last,
+        signals.nps_change,
+        signals.survey_response_rate_90d,
+        -- crm
+        signals.payment_failures_30d,
+        signals.cancellation_requests_90d,
+        signals.procurement_freezes_90d,
+        signals.budget_owner_changes_90d,
+        signals.champion_departures_90d,
+        signals.days_to_renewal,
+        -- account
+        signals.arr,
+        signals.seats_purchased,
+        signals.tenure_days,
+        signals.segment
+    from signals
+    inner join baselines
+        on signals.account_id = baselines.account_id and signals.signal_date = baselines.signal_date
+    inner join accounts on signals.account_id = accounts.account_id
+    cross join clock
+    where
+        ({{ dbt.date_trunc('week', 'signals.signal_date') }} = signals.signal_date or signals.signal_date = clock.as_of_date)
+        and (accounts.churned_at is null or signals.signal_date < cast(accounts.churned_at as date))
+)
+
+select * from final

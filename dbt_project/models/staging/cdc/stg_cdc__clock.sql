@@ -1,0 +1,22 @@
+-- The data clock: the first and the latest source timestamps over every change table. The
+-- pipeline's "now" is the latest change it has seen, so replayed and simulated worlds behave
+-- like live ones and every run is deterministic.
+with change_times as (
+    {% for system in ['crm', 'support', 'product', 'engagement'] %}
+    select
+        min(source_ts) as first_at,
+        max(source_ts) as last_at
+    from {{ source('cdc', system ~ '_changes') }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+final as (
+    select
+        cast(min(first_at) as date) as first_date,
+        cast(max(last_at) as date) as as_of_date,
+        max(last_at) as as_of_at
+    from change_times
+)
+
+select * from final

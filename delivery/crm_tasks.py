@@ -1,0 +1,318 @@
+"""`alerts.crm_tasks`: one CRM task per actionable alert, and the import file CRMs take.
+
+Idempotent by alert id: the task id is the alert id (`<alert_id>:exec` for the exec-sponsor
+outreach task), a re-run changes nothing unless the alert changed, an alert that re-escalated
+updates its task in place, and a task whose alert is no longer actionable is closed, not deleted.
+Timestamps come from the data clock, so a replayed world gives the same rows.
+
+An export format is a column mapping (`ExportFormat`): the CRM-specific ones (Salesforce,
+HubSpot) are more entries in `EXPORT_FORMATS`.
+"""
+
+import csv
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from delivery.alert_view import (
+    ACTIONABLE_SEVERITIES,
+    ALERTS_TABLE,
+    TEAM_TABLE,
+    AlertView,
+    load_active_alerts,
+    load_team,
+)
+from delivery.render import render_text
+from healthwatch.errors import HealthwatchError
+from healthwatch.warehouse import require_tables
+
+log = logging.getLogger(__name__)
+
+TASKS_TABLE = "alerts.crm_tasks"
+TASKS_DDL = f"""
+create table if not exists {TASKS_TABLE} (
+    task_id varchar primary key,        -- the alert id; '<alert_id>:exec' for exec-sponsor outreach
+    task_type varchar not null,         -- alert | exec_outreach
+    alert_id varchar not null,
+    account_id varchar not null,
+    account_name varchar not null,
+    owner_id varchar,
+    owner_email varchar,
+    subject varchar not null,
+    description varchar not null,
+    due_at timestamp,                   -- the alert's SLA due time, naive UTC
+    priority integer not null,          -- 1 (most urgent) .. 9
+    crm_priority varchar not null,      -- High (P1-3) | Normal (P4-6) | Low (P7-9)
+    status varchar not null,            -- open | closed (alert resolved, suppressed or downgraded)
+    created_at timestamp not null,
+    updated_at timestamp not null
+)
+"""
+
+# Columns whose change makes a task "updated" (the rest are identity or bookkeeping).
+_CONTENT_COLUMNS = (
+    "task_type",
+    "alert_id",
+    "account_id",
+    "account_name",
+    "owner_id",
+    "owner_email",
+    "subject",
+    "description",
+    "due_at",
+    "priority",
+    "crm_priority",
+    "status",
+)
+_ROW_COLUMNS = ("task_id", *_CONTENT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class TaskRunSummary:
+    created: int = 0
+    updated: int = 0
+    closed: int = 0
+    unchanged: int = 0
+    open_tasks: int = 0
+    exported: int | None = None
+    export_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ensure_tasks_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists alerts")
+    con.execute(TASKS_DDL)
+
+
+def task_subject(alert: AlertView) -> str:
+    """`[P1] Payment failure — Acme Corp`."""
+    return f"[P{alert.priority}] {alert.type_label} — {alert.account_name}"
+
+
+def exec_task_subject(alert: AlertView) -> str:
+    """`Exec-sponsor outreach: Acme Corp — Payment failure`."""
+    return f"Exec-sponsor outreach: {alert.account_name} — {alert.type_label}"
+
+
+def _task_rows(alert: AlertView, team: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The task (and exec-outreach task) one actionable alert asks for."""
+    owner = team.get(alert.owner_id or "", {})
+    owner_email = owner.get("email") or alert.owner_email
+    owner_tz = owner.get("timezone") or alert.owner_timezone
+    base = {
+        "alert_id": alert.alert_id,
+        "account_id": alert.account_id,
+        "account_name": alert.account_name,
+        "due_at": alert.sla_due_at,
+        "priority": alert.priority,
+        "crm_priority": alert.crm_priority,
+        "status": "open",
+    }
+    context = {"alert": alert, "owner_timezone": owner_tz}
+    rows = [
+        {
+            **base,
+            "task_id": alert.alert_id,
+            "task_type": "alert",
+            "owner_id": alert.owner_id,
+            "owner_email": owner_email,
+            "subject": task_subject(alert),
+            "description": render_text("crm_task", exec_outreach=False, **context).strip(),
+        }
+    ]
+    if alert.needs_exec_outreach:
+        # Exec-sponsor outreach is the manager's job (DESIGN.md routing); the CSM when there is none.
+        manager = team.get(alert.manager_id or "")
+        rows.append(
+            {
+                **base,
+                "task_id": f"{alert.alert_id}:exec",
+                "task_type": "exec_outreach",
+                "owner_id": alert.manager_id if manager else alert.owner_id,
+                "owner_email": manager.get("email") if manager else owner_email,
+                "subject": exec_task_subject(alert),
+                "description": render_text("crm_task", exec_outreach=True, **context).strip(),
+            }
+        )
+    return rows
+
+
+def desired_tasks(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every task the current alerts ask for, in priority order."""
+    team = load_team(con)
+    tasks: dict[str, dict[str, Any]] = {}
+    for alert in load_active_alerts(con, ACTIONABLE_SEVERITIES):
+        for row in _task_rows(alert, team):
+            tasks.setdefault(row["task_id"], row)  # an alert id listed twice keeps its most urgent row
+    return list(tasks.values())
+
+
+def build_crm_tasks(con: duckdb.DuckDBPyConnection, clock: datetime) -> TaskRunSummary:
+    """Bring `alerts.crm_tasks` in line with the actionable alerts (critical/high/medium, open/acknowledged)."""
+    require_tables(
+        con, ALERTS_TABLE, TEAM_TABLE, fix="build the alerts first (`healthwatch run`), then the tasks"
+    )
+    ensure_tasks_table(con)
+    rows = desired_tasks(con)
+    columns = ", ".join(_ROW_COLUMNS)
+    changed = " or ".join(f"t.{c} is distinct from d.{c}" for c in _CONTENT_COLUMNS)
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"create or replace temp table desired_crm_tasks as select {columns} from {TASKS_TABLE} limit 0"
+        )
+        if rows:
+            con.executemany(
+                f"insert into desired_crm_tasks ({columns}) values ({', '.join('?' for _ in _ROW_COLUMNS)})",
+                [[row[c] for c in _ROW_COLUMNS] for row in rows],
+            )
+        updated = con.execute(
+            f"""
+            update {TASKS_TABLE} as t
+            set {", ".join(f"{c} = d.{c}" for c in _CONTENT_COLUMNS)}, updated_at = $clock
+            from desired_crm_tasks as d
+            where t.task_id = d.task_id and ({changed})
+            returning t.task_id
+            """,
+            {"clock": clock},
+        ).fetchall()
+        created = con.execute(
+            f"""
+            insert into {TASKS_TABLE} ({columns}, created_at, updated_at)
+            select {columns}, $clock, $clock
+            from desired_crm_tasks
+            where task_id not in (select task_id from {TASKS_TABLE})
+            returning task_id
+            """,
+            {"clock": clock},
+        ).fetchall()
+        closed = con.execute(
+            f"""
+            update {TASKS_TABLE}
+            set status = 'closed', updated_at = $clock
+            where status = 'open' and task_id not in (select task_id from desired_crm_tasks)
+            returning task_id
+            """,
+            {"clock": clock},
+        ).fetchall()
+        con.execute("drop table desired_crm_tasks")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    open_tasks = con.execute(f"select count(*) from {TASKS_TABLE} where status = 'open'").fetchone()[0]
+    summary = TaskRunSummary(
+        created=len(created),
+        updated=len(updated),
+        closed=len(closed),
+        unchanged=len(rows) - len(created) - len(updated),
+        open_tasks=int(open_tasks),
+    )
+    log.info("crm tasks: %s", summary)
+    return summary
+
+
+# --- export -----------------------------------------------------------------------------------
+
+Cell = str | Callable[[Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A CRM import file: (header, task column or function of the task row) per column."""
+
+    name: str
+    columns: tuple[tuple[str, Cell], ...]
+
+    def row(self, task: Mapping[str, Any]) -> list[str]:
+        return [_cell(source(task) if callable(source) else task[source]) for _, source in self.columns]
+
+    @property
+    def header(self) -> list[str]:
+        return [header for header, _ in self.columns]
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat(sep=" ", timespec="seconds") if isinstance(value, datetime) else value
+
+
+# A spreadsheet opening the file would run a cell starting with these as a formula.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(_iso(value))
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+PLAIN = ExportFormat(
+    name="plain",
+    columns=(
+        ("task_id", "task_id"),
+        ("task_type", "task_type"),
+        ("alert_id", "alert_id"),
+        ("account_id", "account_id"),
+        ("account_name", "account_name"),
+        ("owner_id", "owner_id"),
+        ("owner_email", "owner_email"),
+        ("subject", "subject"),
+        ("description", "description"),
+        ("due_at_utc", "due_at"),
+        ("priority", "priority"),
+        ("crm_priority", "crm_priority"),
+        ("status", "status"),
+        ("created_at_utc", "created_at"),
+        ("updated_at_utc", "updated_at"),
+    ),
+)
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {PLAIN.name: PLAIN}
+
+
+def open_tasks(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cursor = con.execute(
+        f"select * from {TASKS_TABLE} where status = 'open' order by priority, due_at nulls last, task_id"
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def export_crm_tasks_csv(con: duckdb.DuckDBPyConnection, path: Path, export_format: str = "plain") -> int:
+    """Write the open tasks as a CSV import file (header + one row per task); return the row count."""
+    if export_format not in EXPORT_FORMATS:
+        raise HealthwatchError(
+            f"unknown CRM export format {export_format!r}", f"use one of {', '.join(EXPORT_FORMATS)}"
+        )
+    fmt = EXPORT_FORMATS[export_format]
+    # No DDL here: the CLI exports from a read-only connection.
+    require_tables(con, TASKS_TABLE, fix="build the tasks first (`healthwatch run`)")
+    tasks = open_tasks(con)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(fmt.header)
+        writer.writerows(fmt.row(task) for task in tasks)
+    os.replace(tmp, path)
+    return len(tasks)
+
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "TASKS_DDL",
+    "ExportFormat",
+    "TaskRunSummary",
+    "build_crm_tasks",
+    "export_crm_tasks_csv",
+]

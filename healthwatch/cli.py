@@ -1,0 +1,276 @@
+"""`healthwatch`: everything a person runs outside the Dagster UI.
+
+Each command calls the same code the Dagster assets call; pipeline work runs as Dagster jobs in
+this process, on the instance under DAGSTER_HOME, so it shows in the UI's run history.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from healthwatch.config import Settings, load_settings
+from healthwatch.errors import HealthwatchError
+from healthwatch.warehouse import connect, data_clock, table_exists
+
+app = typer.Typer(
+    help="Real-time account health alerts for customer-success teams.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+export_app = typer.Typer(help="Export import-ready files.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+console = Console()
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _day_progress(description: str) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{description}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _simulate(settings: Settings, accounts: int, days: int, seed: int, replace: bool) -> None:
+    from healthwatch.simulator import simulate as run_simulation
+
+    if settings.warehouse.exists() and not replace:
+        with connect(settings.warehouse) as con:
+            has_data = table_exists(con, "cdc.crm_changes")
+        if has_data:
+            raise HealthwatchError(
+                f"the warehouse {settings.warehouse} already holds data",
+                "pass --replace to start over, or set HEALTHWATCH_WAREHOUSE to another file",
+            )
+    if replace and settings.warehouse.exists():
+        settings.warehouse.unlink()
+        shutil.rmtree(settings.data_dir / "outbox", ignore_errors=True)
+    with connect(settings.warehouse) as con, _day_progress("Simulating") as progress:
+        task = progress.add_task("simulate", total=days)
+        summary = run_simulation(
+            con,
+            accounts=accounts,
+            days=days,
+            seed=seed,
+            start_date=settings.config.simulation.start_date,
+            core_features=settings.config.product.core_features,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    rows = sum(summary.change_rows.values())
+    console.print(
+        f"Simulated {summary.accounts} accounts from {summary.first_day} to {summary.last_day}: "
+        f"{rows:,} change rows in {settings.warehouse}"
+    )
+
+
+def _stream(settings: Settings, days: int) -> None:
+    from healthwatch.simulator import stream as run_stream
+
+    with connect(settings.warehouse) as con, _day_progress("Streaming") as progress:
+        task = progress.add_task("stream", total=days)
+        summary = run_stream(
+            con, days=days, progress=lambda done, total: progress.update(task, completed=done, total=total)
+        )
+    rows = sum(summary.change_rows.values())
+    console.print(f"Streamed to {summary.last_day}: {rows:,} new change rows")
+
+
+def _run_job(settings: Settings, job_name: str, label: str, tags: dict[str, str] | None = None) -> None:
+    from pipelines.run import run_job
+
+    with console.status(f"[bold]{label}[/] ({job_name})…"):
+        started = time.monotonic()
+        outcome = run_job(job_name, settings, tags=tags)
+    console.print(
+        f"{label}: {len(outcome.materialized)} assets in {time.monotonic() - started:.0f} s (run {outcome.run_id[:8]})"
+    )
+
+
+def _require_warehouse(settings: Settings) -> None:
+    if not settings.warehouse.exists():
+        raise HealthwatchError(
+            f"no warehouse at {settings.warehouse}",
+            "run `healthwatch simulate` (or `healthwatch demo`), or set HEALTHWATCH_WAREHOUSE to an existing file",
+        )
+
+
+@app.command()
+def simulate(
+    accounts: Annotated[
+        int | None, typer.Option(min=20, help="Accounts to simulate (default: demo.accounts).")
+    ] = None,
+    days: Annotated[int | None, typer.Option(min=60, help="Days of history (default: demo.days).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: demo.seed).")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Delete an existing warehouse first.")] = False,
+) -> None:
+    """Write a simulated customer base and its change history into the warehouse."""
+    settings = load_settings()
+    demo = settings.config.demo
+    _simulate(
+        settings, accounts or demo.accounts, days or demo.days, demo.seed if seed is None else seed, replace
+    )
+
+
+@app.command()
+def stream(days: Annotated[int, typer.Option(min=1, max=365, help="Days to advance.")] = 1) -> None:
+    """Advance the simulated world, appending change rows as CDC would."""
+    settings = load_settings()
+    _require_warehouse(settings)
+    _stream(settings, days)
+
+
+@app.command()
+def run(
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild every table from the change tables.")
+    ] = False,
+) -> None:
+    """Process the change tables: signals, scores, alerts and CRM tasks."""
+    settings = load_settings()
+    _require_warehouse(settings)
+    tags = {"healthwatch/full_refresh": "true"} if full_refresh else {}
+    _run_job(settings, "rescore_job", "Rescoring", tags)
+
+
+@app.command()
+def train() -> None:
+    """Retrain the churn model; it is promoted only if not worse than the current one on the same holdout."""
+    settings = load_settings()
+    _require_warehouse(settings)
+    _run_job(settings, "train_job", "Training")
+    _print_models(settings)
+
+
+@app.command()
+def send() -> None:
+    """Queue today's CSM digests and deliver the outbox (SendGrid with SENDGRID_API_KEY, else files)."""
+    settings = load_settings()
+    _require_warehouse(settings)
+    _run_job(settings, "digest_job", "Delivering")
+    console.print(f"Mails rendered without SENDGRID_API_KEY are in {settings.outbox_dir}")
+
+
+@export_app.command("crm-tasks")
+def export_crm_tasks(
+    out: Annotated[
+        Path | None, typer.Option(help="CSV file to write (default: data/exports/crm_tasks.csv).")
+    ] = None,
+) -> None:
+    """Write the open CRM tasks as an import-ready CSV."""
+    from delivery.crm_tasks import export_crm_tasks_csv
+
+    settings = load_settings()
+    _require_warehouse(settings)
+    path = out or settings.exports_dir / "crm_tasks.csv"
+    if path.exists() and path.is_dir():
+        raise HealthwatchError(f"{path} is a folder", "give a file name, e.g. --out tasks.csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with connect(settings.warehouse, read_only=True) as con:
+        count = export_crm_tasks_csv(con, path)
+    console.print(f"Wrote {count} tasks to {path}")
+
+
+@app.command()
+def summary() -> None:
+    """Print accounts by health class, open alerts and the top five."""
+    from healthwatch.report import print_summary, summarize
+
+    settings = load_settings()
+    _require_warehouse(settings)
+    with connect(settings.warehouse, read_only=True) as con:
+        print_summary(summarize(con), console)
+
+
+@app.command()
+def demo(
+    accounts: Annotated[int | None, typer.Option(min=20, help="Accounts (default: demo.accounts).")] = None,
+    days: Annotated[int | None, typer.Option(min=60, help="Days of history (default: demo.days).")] = None,
+    stream_days: Annotated[int | None, typer.Option(min=0, help="Days streamed after the build.")] = None,
+) -> None:
+    """Simulate, build everything, stream a few days through the rescoring path, print the summary."""
+    from healthwatch.report import print_summary, summarize
+
+    settings = load_settings()
+    cfg = settings.config.demo
+    n_stream = cfg.stream_days if stream_days is None else stream_days
+    _simulate(settings, accounts or cfg.accounts, days or cfg.days, cfg.seed, replace=True)
+    _run_job(settings, "healthwatch_job", "Building everything")
+    for day in range(1, n_stream + 1):
+        _stream(settings, 1)
+        _run_job(settings, "rescore_job", f"Rescoring streamed day {day}/{n_stream}")
+    _run_job(settings, "digest_job", "Digests")
+    with connect(settings.warehouse, read_only=True) as con:
+        print_summary(summarize(con), console)
+        clock = data_clock(con)
+    console.print(f"Digests (HTML and text): {settings.outbox_dir}")
+    console.print(f"CRM-task export: {settings.exports_dir / 'crm_tasks.csv'}")
+    console.print(f"Warehouse: {settings.warehouse} (data clock {clock:%Y-%m-%d %H:%M} UTC)")
+    console.print("Open the Dagster UI on this warehouse: [bold]make ui[/]  (or `healthwatch ui`)")
+
+
+@app.command()
+def prepare() -> None:
+    """Parse the dbt project into its manifest with the same vars the runs use (run by `make`)."""
+    from pipelines.project import DBT_PROJECT_DIR, dbt_cli_args
+
+    settings = load_settings()
+    dbt = Path(sys.executable).parent / "dbt"
+    command = [str(dbt), *dbt_cli_args("parse", settings), "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR)]
+    completed = subprocess.run(command, cwd=DBT_PROJECT_DIR, check=False)
+    if completed.returncode != 0:
+        raise HealthwatchError("dbt parse failed", "read dbt's message above; fix the model it names")
+
+
+@app.command()
+def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
+    """Start `dagster dev` on this warehouse (DAGSTER_HOME beside it unless set)."""
+    settings = load_settings()
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(settings.dagster_home),
+        "HEALTHWATCH_WAREHOUSE": str(settings.warehouse),
+    }
+    dagster = Path(sys.executable).parent / "dagster"
+    console.print(
+        f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={settings.dagster_home}); Ctrl-C stops it"
+    )
+    command = [
+        str(dagster),
+        "dev",
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    raise typer.Exit(subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode)
+
+
+def _print_models(settings: Settings) -> None:
+    current = settings.models_dir / "current"
+    if current.exists():
+        console.print(f"Current model: {current.read_text().strip()} ({settings.models_dir})")
+
+
+def main() -> None:
+    """Entry point: HealthwatchError becomes one line on stderr and exit code 2, never a traceback."""
+    try:
+        app()
+    except HealthwatchError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None

@@ -1,0 +1,98 @@
+"""The two entry points the Dagster assets and the CLI call: train (with the promotion gate) and score."""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from healthwatch.config import Settings
+from healthwatch.warehouse import data_clock
+from ml import registry
+from ml.evaluate import HEALTH_CLASSES
+from ml.features import build_training_set, load_accounts, load_snapshots
+from ml.score import score_accounts
+from ml.train import TrainingRun, train_model
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    version: str
+    promoted: bool
+    reason: str
+    metrics: dict[str, Any]
+    thresholds: dict[str, Any]
+    rows: dict[str, int]
+    positives: int
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    model_version: str
+    accounts_scored: int
+    by_class: dict[str, int]
+    trained: TrainingResult | None = None
+    note: str = ""
+    scored_at: datetime | None = None
+
+
+def register_run(models_dir: Path, run: TrainingRun, num_threads: int = 1) -> TrainingResult:
+    """Save a trained model and promote it if the gate allows (first model: always)."""
+    current = registry.load_current(models_dir, num_threads)
+    decision = registry.promotion_decision(run.model, run.holdout, current)
+    model = replace(run.model, metadata={**run.model.metadata, "promotion": decision.to_dict()})
+    registry.save_model(models_dir, model)
+    if decision.promote:
+        registry.set_current(models_dir, model.version)
+    return TrainingResult(
+        version=model.version,
+        promoted=decision.promote,
+        reason=decision.reason,
+        metrics=model.metadata["metrics"],
+        thresholds=model.thresholds.to_dict(),
+        rows=run.rows,
+        positives=run.positives,
+    )
+
+
+def train_and_promote(
+    con: duckdb.DuckDBPyConnection, settings: Settings, clock: datetime | None = None
+) -> TrainingResult:
+    """Train on every labelled snapshot as of the data clock, register the model, promote it if it is
+    not worse than the current one on the same holdout rows."""
+    clock = data_clock(con) if clock is None else clock
+    horizon = settings.config.churn.horizon_days
+    training_set = build_training_set(load_snapshots(con), load_accounts(con), horizon, clock)
+    run = train_model(training_set, settings.config.model, horizon, clock)
+    return register_run(settings.models_dir, run, settings.config.model.num_threads)
+
+
+def score_current(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    clock: datetime | None = None,
+    account_ids: Sequence[str] | None = None,
+) -> ScoringResult:
+    """Score accounts (all, or `account_ids`) with the promoted model; trains one first if there is none."""
+    clock = data_clock(con) if clock is None else clock
+    num_threads = settings.config.model.num_threads
+    model = registry.load_current(settings.models_dir, num_threads)
+    trained = None
+    note = ""
+    if model is None:
+        trained = train_and_promote(con, settings, clock)  # the first model is always promoted
+        model = registry.load_model(settings.models_dir, trained.version, num_threads)
+        note = f"no promoted model in {settings.models_dir}: trained and promoted {trained.version} first"
+    written = score_accounts(con, model, clock, account_ids)
+    counts = Counter(written["health_class"])
+    return ScoringResult(
+        model_version=model.version,
+        accounts_scored=len(written),
+        by_class={name: int(counts.get(name, 0)) for name in HEALTH_CLASSES},
+        trained=trained,
+        note=note,
+        scored_at=clock,
+    )

@@ -1,0 +1,1 @@
+"""Dagster wiring only: assets call plain Python in ml/, alerts/, delivery/ and data_quality/."""

@@ -1,0 +1,1 @@
+"""Assets by group: sources, signals (dbt), ml, alerts, delivery."""

@@ -1,0 +1,39 @@
+"""The dbt project as assets: staging, intermediate and the signal marts, with dbt tests as checks."""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from pipelines.project import dbt_cli_args, dbt_project
+from pipelines.resources import HealthwatchResource
+
+
+class SignalsTranslator(DagsterDbtTranslator):
+    """Keys follow the warehouse (`signals/account_signals_daily`); sources keep `cdc/<table>`."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "signals"
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=SignalsTranslator()
+)
+def signals_dbt(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, healthwatch: HealthwatchResource
+) -> Iterator[Any]:
+    """Build the signal tables from the change tables (dbt build: models and their tests)."""
+    full_refresh = context.run.tags.get("healthwatch/full_refresh") == "true"
+    args = dbt_cli_args("build", healthwatch.settings(), full_refresh=full_refresh)
+    yield from dbt.cli(args, context=context).stream()
+
+
+def signals_key(name: str) -> dg.AssetKey:
+    """Asset key of a signal mart, e.g. signals_key('account_features')."""
+    return dg.AssetKey(["signals", name])

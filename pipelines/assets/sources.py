@@ -1,0 +1,20 @@
+"""The change tables: written outside Dagster (simulator, loader, CDC readers), watched by the CDC sensor."""
+
+import dagster as dg
+
+from healthwatch.warehouse import SOURCE_SYSTEMS, change_table
+
+CHANGE_TABLE_KEYS: dict[str, dg.AssetKey] = {
+    change_table(system): dg.AssetKey(["cdc", f"{system}_changes"]) for system in SOURCE_SYSTEMS
+}
+
+change_tables = [
+    dg.AssetSpec(
+        key=key,
+        group_name="sources",
+        description=f"Debezium-style change rows of the {table.split('.')[1].removesuffix('_changes')} system "
+        "(seq, source_table, op, key, before, after, source_ts, ingested_at).",
+        kinds={"duckdb"},
+    )
+    for table, key in CHANGE_TABLE_KEYS.items()
+]

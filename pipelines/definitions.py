@@ -1,0 +1,41 @@
+"""The one composition root: every asset, job, schedule, sensor and resource."""
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from healthwatch.config import load_settings
+from pipelines.assets.alerts import health_alerts
+from pipelines.assets.delivery import crm_tasks, email_outbox
+from pipelines.assets.ml import account_health_scores, churn_model
+from pipelines.assets.signals import signals_dbt
+from pipelines.assets.sources import CHANGE_TABLE_KEYS, change_tables
+from pipelines.jobs import digest_job, healthwatch_job, rescore_job, schedules, train_job
+from pipelines.project import dbt_project
+from pipelines.resources import HealthwatchResource
+from sensors.cdc import build_cdc_sensor
+
+cdc_sensor = build_cdc_sensor(
+    name="cdc_changes_sensor",
+    job=rescore_job,
+    tables=list(CHANGE_TABLE_KEYS),
+    warehouse=lambda: load_settings().warehouse,
+)
+
+defs = dg.Definitions(
+    assets=[
+        *change_tables,
+        signals_dbt,
+        churn_model,
+        account_health_scores,
+        health_alerts,
+        crm_tasks,
+        email_outbox,
+    ],
+    jobs=[rescore_job, healthwatch_job, train_job, digest_job],
+    schedules=schedules,
+    sensors=[cdc_sensor],
+    resources={
+        "dbt": DbtCliResource(project_dir=dbt_project),
+        "healthwatch": HealthwatchResource(),
+    },
+)

@@ -1,0 +1,55 @@
+"""Jobs and schedules. Warehouse writers run in process: one step at a time, one DuckDB writer."""
+
+import dagster as dg
+
+from pipelines.assets.alerts import HEALTH_ALERTS
+from pipelines.assets.delivery import CRM_TASKS, EMAIL_OUTBOX
+from pipelines.assets.ml import CHURN_MODEL, HEALTH_SCORES
+
+SIGNALS = dg.AssetSelection.groups("signals")
+
+# Everything from the change tables to CRM tasks; the model is trained on its own schedule.
+rescore_job = dg.define_asset_job(
+    name="rescore_job",
+    selection=SIGNALS | dg.AssetSelection.assets(HEALTH_SCORES, HEALTH_ALERTS, CRM_TASKS),
+    executor_def=dg.in_process_executor,
+    description="Recompute signals, scores, alerts and CRM tasks after new change rows.",
+)
+
+# The main job: the whole graph, model and outbox included.
+healthwatch_job = dg.define_asset_job(
+    name="healthwatch_job",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("sources"),
+    executor_def=dg.in_process_executor,
+    description="Build everything: signals, model, scores, alerts, CRM tasks and the email outbox.",
+)
+
+train_job = dg.define_asset_job(
+    name="train_job",
+    selection=dg.AssetSelection.assets(CHURN_MODEL),
+    executor_def=dg.in_process_executor,
+    description="Retrain the churn model (promoted only if not worse on the same holdout).",
+)
+
+digest_job = dg.define_asset_job(
+    name="digest_job",
+    selection=dg.AssetSelection.assets(EMAIL_OUTBOX),
+    executor_def=dg.in_process_executor,
+    description="Queue and deliver the daily CSM digests.",
+)
+
+schedules = [
+    dg.ScheduleDefinition(
+        name="daily_digests", job=digest_job, cron_schedule="0 7 * * 1-5", execution_timezone="UTC"
+    ),
+    dg.ScheduleDefinition(
+        name="weekly_retrain", job=train_job, cron_schedule="0 3 * * 0", execution_timezone="UTC"
+    ),
+    dg.ScheduleDefinition(
+        name="nightly_rebuild",
+        job=healthwatch_job,
+        cron_schedule="0 2 * * *",
+        execution_timezone="UTC",
+        tags={"healthwatch/full_refresh": "true"},
+    ),
+]

@@ -1,0 +1,30 @@
+"""The dbt project as Dagster sees it, and the arguments every dbt invocation gets."""
+
+import json
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from healthwatch.config import Settings
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+# The manifest is prepared by `make prepare` (`healthwatch prepare`), never at import time.
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_vars(settings: Settings) -> dict[str, object]:
+    """The dbt vars that carry healthwatch.yml and the warehouse path into dbt."""
+    return {
+        "warehouse_path": str(settings.warehouse),
+        "core_features": list(settings.config.product.core_features),
+    }
+
+
+def dbt_cli_args(command: str, settings: Settings, full_refresh: bool = False) -> list[str]:
+    """Arguments for one dbt command. The vars are serialised the same way every time, because
+    dbt drops its partial parse when they change (STACK.md trap 4)."""
+    args = [command, "--vars", json.dumps(dbt_vars(settings), sort_keys=True)]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args

@@ -1,0 +1,198 @@
+import csv
+from datetime import timedelta
+
+import duckdb
+import pytest
+
+from delivery.crm_tasks import build_crm_tasks, export_crm_tasks_csv
+from delivery.pipeline import write_crm_tasks
+from healthwatch.errors import HealthwatchError
+from healthwatch.warehouse import connect
+
+TASK_SNAPSHOT = "select * from alerts.crm_tasks order by task_id"
+
+
+def test_only_actionable_alerts_get_tasks(warehouse):
+    wanted = {
+        warehouse.add_alert("acc-acme", severity="critical", priority=1),
+        warehouse.add_alert("acc-globex", severity="high", priority=2, status="acknowledged"),
+        warehouse.add_alert("acc-initech", severity="medium", priority=7),
+    }
+    warehouse.add_alert("acc-umbrella", severity="low", priority=6)
+    warehouse.add_alert("acc-acme", severity="high", priority=1, status="resolved")
+    warehouse.add_alert("acc-globex", severity="critical", priority=2, status="suppressed")
+
+    summary = build_crm_tasks(warehouse.con, warehouse.clock)
+
+    tasks = warehouse.rows(TASK_SNAPSHOT)
+    assert {t["task_id"] for t in tasks} == wanted
+    assert summary.created == 3 and summary.open_tasks == 3
+    assert all(t["status"] == "open" for t in tasks)
+
+
+def test_task_shape(warehouse):
+    alert_id = warehouse.add_alert(
+        "acc-acme", alert_type="payment_failure", severity="critical", priority=1, playbook="Call finance."
+    )
+    build_crm_tasks(warehouse.con, warehouse.clock)
+
+    (task,) = warehouse.rows(TASK_SNAPSHOT)
+    assert task["task_id"] == task["alert_id"] == alert_id
+    assert task["subject"] == "[P1] Payment failure — Acme Corp"
+    assert task["owner_id"] == "csm-ana" and task["owner_email"] == "ana@example.com"
+    assert task["due_at"] == warehouse.clock + timedelta(hours=18)
+    assert (task["priority"], task["crm_priority"], task["task_type"]) == (1, "High", "alert")
+    assert task["created_at"] == task["updated_at"] == warehouse.clock
+    description = task["description"]
+    for expected in (
+        "Logins fell 42%",  # reason
+        "Logins 7d: 70 vs baseline 120 (−42%) · 7d",  # evidence
+        "- logins −42% vs 4-week normal",  # top driver
+        "Playbook: Call finance.",
+        "Due: 2026-02-28 06:00 UTC",
+    ):
+        assert expected in description
+    assert "seat use at 40%" not in description  # only the top three drivers
+
+
+def test_crm_priority_bands(warehouse):
+    for priority in (3, 4, 6, 7):
+        warehouse.add_alert("acc-globex", severity="medium", priority=priority)
+    build_crm_tasks(warehouse.con, warehouse.clock)
+    bands = {t["priority"]: t["crm_priority"] for t in warehouse.rows(TASK_SNAPSHOT)}
+    assert bands == {3: "High", 4: "Normal", 6: "Normal", 7: "Low"}
+
+
+def test_exec_outreach_task(warehouse):
+    alert_id = warehouse.add_alert("acc-acme", severity="critical", priority=1, needs_exec_outreach=True)
+    warehouse.add_alert("acc-globex", severity="high", priority=2, needs_exec_outreach=False)
+
+    build_crm_tasks(warehouse.con, warehouse.clock)
+
+    tasks = {t["task_id"]: t for t in warehouse.rows(TASK_SNAPSHOT)}
+    assert len(tasks) == 3
+    exec_task = tasks[f"{alert_id}:exec"]
+    assert exec_task["subject"].startswith("Exec-sponsor outreach: Acme Corp")
+    assert exec_task["task_type"] == "exec_outreach"
+    assert exec_task["alert_id"] == alert_id
+    assert exec_task["owner_id"] == "mgr-lee"  # the CSM's manager leads exec outreach
+    assert exec_task["owner_email"] == "lee@example.com"
+    assert exec_task["due_at"] == tasks[alert_id]["due_at"]
+
+
+def test_tasks_are_idempotent(warehouse):
+    warehouse.add_alert("acc-acme", severity="critical", priority=1, needs_exec_outreach=True)
+    warehouse.add_alert("acc-initech", severity="medium", priority=7)
+
+    first = build_crm_tasks(warehouse.con, warehouse.clock)
+    before = warehouse.rows(TASK_SNAPSHOT)
+    second = build_crm_tasks(warehouse.con, warehouse.clock + timedelta(hours=1))
+
+    assert warehouse.rows(TASK_SNAPSHOT) == before
+    assert (first.created, second.created, second.updated, second.unchanged) == (3, 0, 0, 3)
+
+
+def test_reescalated_alert_updates_its_task(warehouse):
+    alert_id = warehouse.add_alert("acc-globex", severity="medium", priority=5)
+    build_crm_tasks(warehouse.con, warehouse.clock)
+
+    later = warehouse.clock + timedelta(hours=3)
+    new_due = later + timedelta(hours=4)
+    warehouse.update_alert(alert_id, severity="critical", priority=2, sla_due_at=new_due)
+    summary = build_crm_tasks(warehouse.con, later)
+
+    (task,) = warehouse.rows(TASK_SNAPSHOT)
+    assert (summary.created, summary.updated) == (0, 1)
+    assert (task["priority"], task["crm_priority"], task["due_at"]) == (2, "High", new_due)
+    assert task["subject"].startswith("[P2] ")
+    assert task["created_at"] == warehouse.clock and task["updated_at"] == later
+
+
+def test_task_closes_when_alert_resolves_and_reopens(warehouse):
+    alert_id = warehouse.add_alert("acc-acme", severity="critical", priority=1, needs_exec_outreach=True)
+    build_crm_tasks(warehouse.con, warehouse.clock)
+
+    warehouse.update_alert(alert_id, status="resolved")
+    summary = build_crm_tasks(warehouse.con, warehouse.clock + timedelta(hours=1))
+    assert summary.closed == 2 and summary.open_tasks == 0
+    assert {t["status"] for t in warehouse.rows(TASK_SNAPSHOT)} == {"closed"}
+
+    warehouse.update_alert(alert_id, status="open")
+    summary = build_crm_tasks(warehouse.con, warehouse.clock + timedelta(hours=2))
+    assert (summary.updated, summary.open_tasks) == (2, 2)
+    assert len(warehouse.rows(TASK_SNAPSHOT)) == 2
+
+
+def test_exec_task_closes_when_outreach_no_longer_needed(warehouse):
+    alert_id = warehouse.add_alert("acc-acme", severity="critical", priority=1, needs_exec_outreach=True)
+    build_crm_tasks(warehouse.con, warehouse.clock)
+    warehouse.update_alert(alert_id, severity="high", needs_exec_outreach=False)
+    build_crm_tasks(warehouse.con, warehouse.clock + timedelta(hours=1))
+    status = {t["task_id"]: t["status"] for t in warehouse.rows(TASK_SNAPSHOT)}
+    assert status == {alert_id: "open", f"{alert_id}:exec": "closed"}
+
+
+def _read_csv(path):
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_csv_export_has_header_and_one_row_per_open_task(warehouse, tmp_path):
+    warehouse.add_alert("acc-acme", severity="critical", priority=1, needs_exec_outreach=True)
+    warehouse.add_alert("acc-globex", severity="high", priority=2)
+    closed = warehouse.add_alert("acc-initech", severity="medium", priority=7)
+    build_crm_tasks(warehouse.con, warehouse.clock)
+    warehouse.update_alert(closed, status="resolved")
+    build_crm_tasks(warehouse.con, warehouse.clock)
+
+    path = tmp_path / "exports" / "tasks.csv"
+    assert export_crm_tasks_csv(warehouse.con, path) == 3
+
+    header, *rows = _read_csv(path)
+    assert header[:3] == ["task_id", "task_type", "alert_id"]
+    assert {"subject", "description", "due_at_utc", "priority", "crm_priority", "owner_email"} <= set(header)
+    assert len(rows) == 3
+    records = [dict(zip(header, row, strict=True)) for row in rows]
+    assert [r["priority"] for r in records] == ["1", "1", "2"]
+    assert closed not in {r["alert_id"] for r in records}
+    assert records[0]["due_at_utc"] == "2026-02-28 06:00:00"
+    assert "\n" in records[0]["description"]  # multi-line descriptions survive quoting
+
+
+def test_csv_keeps_hostile_names_and_defuses_formulas(warehouse, tmp_path):
+    warehouse.add_alert("acc-acme", account_name='O\'Brien & Co, "Ltd"')
+    warehouse.add_alert("acc-globex", account_name='=HYPERLINK("http://evil")')
+    build_crm_tasks(warehouse.con, warehouse.clock)
+    path = tmp_path / "tasks.csv"
+    export_crm_tasks_csv(warehouse.con, path)
+
+    header, *rows = _read_csv(path)
+    names = {dict(zip(header, row, strict=True))["account_name"] for row in rows}
+    assert names == {'O\'Brien & Co, "Ltd"', '\'=HYPERLINK("http://evil")'}
+
+
+def test_write_crm_tasks_exports_to_the_exports_dir(warehouse):
+    warehouse.add_alert("acc-acme", severity="critical", priority=1)
+    summary = write_crm_tasks(warehouse.con, warehouse.settings)  # clock from the change tables
+
+    path = warehouse.settings.exports_dir / "crm_tasks.csv"
+    assert summary.export_path == str(path) and summary.exported == 1
+    assert len(_read_csv(path)) == 2
+    (task,) = warehouse.rows(TASK_SNAPSHOT)
+    assert task["created_at"] == warehouse.clock
+
+
+def test_export_reads_a_read_only_warehouse(warehouse, tmp_path):
+    warehouse.add_alert("acc-acme")
+    build_crm_tasks(warehouse.con, warehouse.clock)
+    warehouse.con.close()  # the CLI exports from a read-only connection
+    with connect(warehouse.path, read_only=True) as con:
+        assert export_crm_tasks_csv(con, tmp_path / "tasks.csv") == 1
+    warehouse.con = duckdb.connect(str(warehouse.path))  # for the fixture's teardown
+
+
+def test_export_without_tasks_table_says_what_to_do(warehouse, tmp_path):
+    with pytest.raises(HealthwatchError, match=r"alerts\.crm_tasks"):
+        export_crm_tasks_csv(warehouse.con, tmp_path / "tasks.csv")
+    with pytest.raises(HealthwatchError, match="unknown CRM export format"):
+        export_crm_tasks_csv(warehouse.con, tmp_path / "tasks.csv", export_format="nope")

@@ -1,0 +1,166 @@
+"""Training: the time split, determinism, separation on the synthetic set, thresholds, calibration."""
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from healthwatch.config import ModelConfig
+from healthwatch.errors import HealthwatchError
+from ml.calibration import (
+    ISOTONIC_MIN_POSITIVES,
+    IsotonicCalibrator,
+    SigmoidCalibrator,
+    calibrator_from_dict,
+    fit_calibrator,
+)
+from ml.evaluate import CRITICAL, HEALTHY, choose_thresholds, lowest_threshold_with_precision
+from ml.features import build_training_set, load_accounts, load_snapshots
+from ml.pipeline import train_and_promote
+from ml.train import time_split, train_model
+
+
+def test_time_split_on_world_has_the_horizon_gap(run):
+    split = run.split
+    train, cal, hold = set(split.train_dates), set(split.calibration_dates), set(split.holdout_dates)
+    assert not train & cal and not train & hold and not cal & hold
+    assert max(train) < min(cal) <= max(cal) < min(hold)
+    assert split.gap_applied
+    assert (min(cal) - max(train)).days >= 90
+    assert not split.calibration_is_holdout
+
+
+def test_time_split_without_room_for_a_gap_still_separates_dates():
+    dates = pd.date_range("2025-01-06", periods=10, freq="7D")
+    frame = pd.DataFrame({"snapshot_date": np.repeat(dates, 20), "label": np.tile([1] + [0] * 9, 20)})
+    split = time_split(frame, horizon_days=90, min_positives=5)
+    assert not split.gap_applied
+    valid = split.calibration_dates + split.holdout_dates
+    assert max(split.train_dates) < min(valid)
+    assert not set(split.train_dates) & set(valid)
+
+
+def test_time_split_says_when_calibration_and_holdout_are_the_same_rows():
+    dates = pd.date_range("2025-01-06", periods=8, freq="7D")
+    frame = pd.DataFrame({"snapshot_date": np.repeat(dates, 10), "label": 0})
+    frame.loc[frame.index % 10 == 0, "label"] = 1  # 1 positive per date: too few to halve validation
+    split = time_split(frame, horizon_days=7, min_positives=2)
+    assert split.calibration_is_holdout
+    assert split.calibration_dates == split.holdout_dates
+    assert "same validation rows" in split.note
+
+
+def test_model_beats_random_on_the_later_window(run):
+    metrics = run.model.metadata["metrics"]
+    assert metrics["roc_auc"] > 0.7
+    assert metrics["pr_auc"] > 2 * metrics["base_rate"]
+    assert metrics["lift_top_decile"] > 2
+    for key in (
+        "precision_at_risk",
+        "recall_at_risk",
+        "precision_critical",
+        "recall_critical",
+        "rows",
+        "positives",
+    ):
+        assert metrics[key] is not None
+
+
+def test_metadata_documents_the_model(run):
+    meta = run.model.metadata
+    for key in (
+        "version",
+        "trained_at",
+        "features",
+        "categories",
+        "training_window",
+        "calibration_window",
+        "holdout_window",
+        "metrics",
+        "thresholds",
+        "horizon_days",
+        "rows",
+        "split",
+        "calibration",
+    ):
+        assert key in meta, key
+    assert meta["calibration"]["evaluated_on_calibration_rows"] is False
+    assert meta["lightgbm"]["params"]["deterministic"] is True
+    assert meta["lightgbm"]["params"]["num_threads"] == 1
+    assert (
+        meta["training_window"]["end"] < meta["calibration_window"]["start"] < meta["holdout_window"]["start"]
+    )
+
+
+def test_training_is_deterministic(training_set, world, run):
+    again = train_model(training_set, ModelConfig(), 90, world.clock)
+    assert again.model.version == run.model.version
+    assert np.array_equal(again.model.predict_proba(run.holdout), run.model.predict_proba(run.holdout))
+
+
+def test_thresholds_are_ordered_and_meet_precision_on_calibration(run, training_set):
+    thresholds = run.model.thresholds
+    assert 0 <= thresholds.at_risk <= thresholds.critical <= 1
+    cal = training_set.loc[training_set["snapshot_date"].isin(run.split.calibration_dates)]
+    p = run.model.predict_proba(cal)
+    y = cal["label"].to_numpy()
+    if "unreachable" not in thresholds.critical_rule:
+        assert y[p >= thresholds.critical].mean() >= 0.6
+    if "unreachable" not in thresholds.at_risk_rule:
+        assert y[p >= thresholds.at_risk].mean() >= 0.3
+
+
+def test_lowest_threshold_with_precision():
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
+    y = np.array([1, 1, 0, 1, 1, 0, 0, 0])
+    assert lowest_threshold_with_precision(y, p, 0.8, min_flagged=1) == 0.5  # 4 of 5
+    assert lowest_threshold_with_precision(y, p, 0.55, min_flagged=1) == 0.3  # 4 of 7
+    assert lowest_threshold_with_precision(y, p, 0.5, min_flagged=1) == 0.2  # 4 of 8
+    assert lowest_threshold_with_precision(y, p, 1.0, min_flagged=3) is None
+    # ties: a threshold flags its whole tie group
+    assert lowest_threshold_with_precision(np.array([1, 0, 1]), np.array([0.5, 0.5, 0.9]), 0.7, 1) == 0.9
+
+
+def test_thresholds_fall_back_to_quantiles_when_precision_is_unreachable():
+    rng = np.random.default_rng(3)
+    p = rng.random(1000)
+    y = (rng.random(1000) < 0.05).astype(int)  # labels unrelated to scores: precision ~5%
+    thresholds = choose_thresholds(y, p)
+    assert "unreachable" in thresholds.at_risk_rule and "unreachable" in thresholds.critical_rule
+    assert thresholds.at_risk == pytest.approx(np.quantile(p, 0.8), abs=0.01)
+    assert thresholds.critical == pytest.approx(np.quantile(p, 0.95), abs=0.01)
+    classes = thresholds.classify(np.array([0.0, 1.0]))
+    assert classes.tolist() == [HEALTHY, CRITICAL]
+
+
+@pytest.mark.parametrize("positives", [40, ISOTONIC_MIN_POSITIVES + 50])
+def test_calibrator_choice_and_round_trip(positives):
+    rng = np.random.default_rng(1)
+    n = positives * 8
+    margin = rng.normal(size=n)
+    y = np.zeros(n, dtype=int)
+    y[np.argsort(-(margin + rng.normal(scale=0.8, size=n)))[:positives]] = 1
+    calibrator = fit_calibrator(margin, y)
+    expected = IsotonicCalibrator if positives >= ISOTONIC_MIN_POSITIVES else SigmoidCalibrator
+    assert isinstance(calibrator, expected)
+    grid = np.linspace(-4, 4, 50)
+    p = calibrator.predict(grid)
+    assert ((p >= 0) & (p <= 1)).all() and (np.diff(p) >= -1e-12).all()
+    assert np.array_equal(calibrator_from_dict(calibrator.to_dict()).predict(grid), p)
+    assert abs(calibrator.predict(margin).mean() - y.mean()) < 0.02  # calibrated on average
+
+
+def test_too_few_positives_raises_with_the_fix(tmp_path, synthetic):
+    world = synthetic.make_world(n_accounts=40, weeks=16, churn_share=0.1, seed=0)
+    settings = synthetic.make_settings(tmp_path)
+    synthetic.write_world(settings.warehouse, world)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        positives = int(
+            build_training_set(load_snapshots(con), load_accounts(con), 90, world.clock)["label"].sum()
+        )
+        assert 0 < positives < settings.config.model.min_training_positives
+        with pytest.raises(HealthwatchError) as error:
+            train_and_promote(con, settings)
+    message = str(error.value)
+    assert f"only {positives} churn-labelled snapshots" in message
+    assert "horizon_days" in message and "simulate more accounts or days" in message
