@@ -224,11 +224,16 @@ def demo(
 @app.command()
 def prepare() -> None:
     """Parse the dbt project into its manifest with the same vars the runs use (run by `make`)."""
-    from pipelines.project import DBT_PROJECT_DIR, dbt_cli_args
+    from pipelines.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_cli_args
 
     settings = load_settings()
-    dbt = Path(sys.executable).parent / "dbt"
-    command = [str(dbt), *dbt_cli_args("parse", settings), "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR)]
+    command = [
+        DBT_EXECUTABLE,
+        *dbt_cli_args("parse", settings),
+        "--quiet",
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
     completed = subprocess.run(command, cwd=DBT_PROJECT_DIR, check=False)
     if completed.returncode != 0:
         raise HealthwatchError("dbt parse failed", "read dbt's message above; fix the model it names")

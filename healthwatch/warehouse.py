@@ -79,11 +79,11 @@ def ensure_change_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     schema, name = qualified.split(".")
-    row = con.execute(
+    (count,) = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()[0]
+    return bool(count)
 
 
 def require_tables(con: duckdb.DuckDBPyConnection, *tables: str, fix: str) -> None:
@@ -104,18 +104,18 @@ def data_clock(con: duckdb.DuckDBPyConnection) -> datetime:
         fix="run `healthwatch simulate` or `healthwatch load` first",
     )
     union = " union all ".join(f"select max(source_ts) as ts from {change_table(s)}" for s in SOURCE_SYSTEMS)
-    row = con.execute(f"select max(ts) from ({union})").fetchone()
-    if row is None or row[0] is None:
+    (clock,) = con.execute(f"select max(ts) from ({union})").fetchall()[0]
+    if clock is None:
         raise HealthwatchError(
             "the change tables are empty", "run `healthwatch simulate` or `healthwatch load` first"
         )
-    return row[0]
+    return clock
 
 
 def max_seqs(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """The highest `seq` per change table (0 for an empty table)."""
     out = {}
     for system in SOURCE_SYSTEMS:
-        row = con.execute(f"select coalesce(max(seq), 0) from {change_table(system)}").fetchone()
-        out[change_table(system)] = int(row[0]) if row else 0
+        (seq,) = con.execute(f"select coalesce(max(seq), 0) from {change_table(system)}").fetchall()[0]
+        out[change_table(system)] = int(seq)
     return out

@@ -10,7 +10,7 @@ from pipelines.assets.ml import account_health_scores, churn_model
 from pipelines.assets.signals import signals_dbt
 from pipelines.assets.sources import CHANGE_TABLE_KEYS, change_tables
 from pipelines.jobs import digest_job, healthwatch_job, rescore_job, schedules, train_job
-from pipelines.project import dbt_project
+from pipelines.project import DBT_EXECUTABLE, dbt_project
 from pipelines.resources import HealthwatchResource
 from sensors.cdc import build_cdc_sensor
 
@@ -35,7 +35,7 @@ defs = dg.Definitions(
     schedules=schedules,
     sensors=[cdc_sensor],
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
         "healthwatch": HealthwatchResource(),
     },
 )

@@ -1,6 +1,7 @@
 """The dbt project as Dagster sees it, and the arguments every dbt invocation gets."""
 
 import json
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -11,6 +12,9 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 # The manifest is prepared by `make prepare` (`healthwatch prepare`), never at import time.
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+# The dbt installed beside this Python, so runs do not depend on PATH (STACK.md trap 3).
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 
 def dbt_vars(settings: Settings) -> dict[str, object]:

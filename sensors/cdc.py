@@ -5,12 +5,18 @@ through a short read-only connection; when any table has new rows it requests on
 them, keyed by the seq ranges (`run_key`), so a replayed tick never starts the same run twice.
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.sensor_definition import ExecutableDefinition
 
 SeqRanges = dict[str, tuple[int, int]]
 
@@ -48,15 +54,15 @@ def read_latest_seqs(warehouse: Path, tables: Sequence[str]) -> dict[str, int]:
         latest = {}
         for table in tables:
             if table in present:
-                row = con.execute(f"select coalesce(max(seq), 0) from {table}").fetchone()
-                latest[table] = int(row[0]) if row else 0
+                (seq,) = con.execute(f"select coalesce(max(seq), 0) from {table}").fetchall()[0]
+                latest[table] = int(seq)
         return latest
 
 
 def build_cdc_sensor(
     *,
     name: str,
-    job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition,
+    job: ExecutableDefinition,
     tables: Sequence[str],
     warehouse: Callable[[], Path],
     minimum_interval_seconds: int = 5,

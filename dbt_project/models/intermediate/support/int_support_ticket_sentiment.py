@@ -12,5 +12,13 @@ def model(dbt, session):
     analyzer = SentimentIntensityAnalyzer()
     text = tickets["subject"].fillna("").astype(str) + ". " + tickets["body"].fillna("").astype(str)
     tickets["sentiment_compound"] = [analyzer.polarity_scores(t)["compound"] for t in text]
-    columns = ["ticket_id", "account_id", "contact_id", "created_at", "priority", "is_escalated", "sentiment_compound"]
+    columns = [
+        "ticket_id",
+        "account_id",
+        "contact_id",
+        "created_at",
+        "priority",
+        "is_escalated",
+        "sentiment_compound",
+    ]
     return tickets[columns]

@@ -1,0 +1,45 @@
+"""Settings resolution and the arguments every dbt invocation gets."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from healthwatch.config import load_settings
+from healthwatch.errors import HealthwatchError
+from pipelines.project import dbt_cli_args
+
+
+def test_defaults_resolve_from_the_working_directory(tmp_path: Path) -> None:
+    settings = load_settings(env={}, cwd=tmp_path)
+    assert settings.warehouse == tmp_path / "data" / "warehouse.duckdb"
+    assert settings.dagster_home == tmp_path / "data" / "dagster_home"
+    assert settings.config.churn.horizon_days == 90
+
+
+def test_relative_paths_and_dagster_home(tmp_path: Path) -> None:
+    env = {"HEALTHWATCH_WAREHOUSE": "w/x.duckdb", "DAGSTER_HOME": "dh"}
+    settings = load_settings(env=env, cwd=tmp_path)
+    assert settings.warehouse == tmp_path / "w" / "x.duckdb"
+    assert settings.models_dir == tmp_path / "w" / "models"
+    assert settings.dagster_home == tmp_path / "dh"
+
+
+def test_config_is_validated(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text("calendar:\n  business_hours:\n    start_hour: 17\n    end_hour: 9\n")
+    with pytest.raises(HealthwatchError, match=r"calendar\.business_hours"):
+        load_settings(env={"HEALTHWATCH_CONFIG": str(config)}, cwd=tmp_path)
+
+
+def test_dbt_args_carry_the_absolute_warehouse_and_config(tmp_path: Path) -> None:
+    settings = load_settings(env={"HEALTHWATCH_WAREHOUSE": "rel/w.duckdb"}, cwd=tmp_path)
+    args = dbt_cli_args("build", settings)
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2]) == {
+        "warehouse_path": str(tmp_path / "rel" / "w.duckdb"),
+        "core_features": ["reports", "dashboards", "workflows", "integrations"],
+    }
+    # Serialised the same way every time, so dbt keeps its partial parse.
+    assert args == dbt_cli_args("build", settings)
+    assert dbt_cli_args("build", settings, full_refresh=True)[-1] == "--full-refresh"

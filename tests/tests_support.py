@@ -1,0 +1,31 @@
+"""Helpers shared by the test folders (importable as `tests_support`)."""
+
+from pathlib import Path
+
+from healthwatch.config import Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Small enough to build in well under a minute, large enough for the model to find churners.
+WORLD = {"accounts": 150, "days": 150, "seed": 11}
+
+
+def settings_at(warehouse: Path) -> Settings:
+    """Settings for a warehouse file, with the repo's healthwatch.yml, without touching os.environ."""
+    env = {"HEALTHWATCH_WAREHOUSE": str(warehouse), "HEALTHWATCH_CONFIG": str(REPO_ROOT / "healthwatch.yml")}
+    return load_settings(env=env, cwd=REPO_ROOT)
+
+
+def simulate_into(settings: Settings, accounts: int, days: int, seed: int) -> None:
+    from healthwatch.simulator import simulate
+    from healthwatch.warehouse import connect
+
+    with connect(settings.warehouse) as con:
+        simulate(
+            con,
+            accounts=accounts,
+            days=days,
+            seed=seed,
+            start_date=settings.config.simulation.start_date,
+            core_features=settings.config.product.core_features,
+        )
