@@ -5,6 +5,7 @@ from dagster_dbt import DbtCliResource
 
 from healthwatch.config import load_settings
 from pipelines.assets.alerts import health_alerts
+from pipelines.assets.checks import change_envelope_checks
 from pipelines.assets.delivery import crm_tasks, email_outbox
 from pipelines.assets.ml import account_health_scores, churn_model
 from pipelines.assets.signals import signals_dbt
@@ -31,6 +32,7 @@ defs = dg.Definitions(
         crm_tasks,
         email_outbox,
     ],
+    asset_checks=[change_envelope_checks],
     jobs=[rescore_job, healthwatch_job, train_job, digest_job],
     schedules=schedules,
     sensors=[cdc_sensor],

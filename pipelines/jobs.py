@@ -5,13 +5,16 @@ import dagster as dg
 from pipelines.assets.alerts import HEALTH_ALERTS
 from pipelines.assets.delivery import CRM_TASKS, EMAIL_OUTBOX
 from pipelines.assets.ml import CHURN_MODEL, HEALTH_SCORES
+from pipelines.assets.sources import CHANGE_TABLE_KEYS
 
 SIGNALS = dg.AssetSelection.groups("signals")
+# The change tables are written outside Dagster; their checks run at the head of every run that reads them.
+SOURCE_CHECKS = dg.AssetSelection.checks_for_assets(*CHANGE_TABLE_KEYS.values())
 
 # Everything from the change tables to CRM tasks; the model is trained on its own schedule.
 rescore_job = dg.define_asset_job(
     name="rescore_job",
-    selection=SIGNALS | dg.AssetSelection.assets(HEALTH_SCORES, HEALTH_ALERTS, CRM_TASKS),
+    selection=SOURCE_CHECKS | SIGNALS | dg.AssetSelection.assets(HEALTH_SCORES, HEALTH_ALERTS, CRM_TASKS),
     executor_def=dg.in_process_executor,
     description="Recompute signals, scores, alerts and CRM tasks after new change rows.",
 )
@@ -19,7 +22,7 @@ rescore_job = dg.define_asset_job(
 # The main job: the whole graph, model and outbox included.
 healthwatch_job = dg.define_asset_job(
     name="healthwatch_job",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("sources"),
+    selection=SOURCE_CHECKS | (dg.AssetSelection.all() - dg.AssetSelection.groups("sources")),
     executor_def=dg.in_process_executor,
     description="Build everything: signals, model, scores, alerts, CRM tasks and the email outbox.",
 )

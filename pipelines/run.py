@@ -14,7 +14,8 @@ from healthwatch.config import Settings
 from healthwatch.errors import HealthwatchError
 from pipelines.resources import HealthwatchResource
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The CLI reports failures itself, in one line; the full log stays in the run (Dagster UI).
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass(frozen=True)

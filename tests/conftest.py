@@ -7,9 +7,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from tests_support import WORLD, settings_at, simulate_into
 
 from healthwatch.config import Settings
+
+from tests_support import WORLD, settings_at, simulate_into
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The alert table (the work is in alerts/)."""
 
 import dagster as dg
-from alerts.engine import evaluate_alerts
 
+from alerts.engine import evaluate_alerts
 from pipelines.assets.ml import HEALTH_SCORES
 from pipelines.assets.signals import signals_key
 from pipelines.metadata import result_metadata

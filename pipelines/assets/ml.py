@@ -1,8 +1,8 @@
 """The churn model and the health scores (the work is in ml/)."""
 
 import dagster as dg
-from ml.pipeline import score_current, train_and_promote
 
+from ml.pipeline import score_current, train_and_promote
 from pipelines.assets.signals import signals_key
 from pipelines.metadata import result_metadata
 from pipelines.resources import HealthwatchResource

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from alert_world import AS_OF, CLOCK, base_world, make_settings, write_world
 
 from healthwatch.config import Settings
+
+from alert_world import AS_OF, CLOCK, base_world, make_settings, write_world
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,12 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+
+from alerts.engine import evaluate_alerts
+from alerts.schema import COLUMN_NAMES, create_table_sql
+from healthwatch.config import Settings
+from healthwatch.errors import HealthwatchError
+
 from alert_world import (
     AS_OF,
     CLOCK,
@@ -18,11 +24,6 @@ from alert_world import (
     weekday_logins,
     write_world,
 )
-
-from alerts.engine import evaluate_alerts
-from alerts.schema import COLUMN_NAMES, create_table_sql
-from healthwatch.config import Settings
-from healthwatch.errors import HealthwatchError
 
 NEXT_DAY = AS_OF + timedelta(days=1)
 NEXT_CLOCK = CLOCK + timedelta(days=1)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests_support import REPO_ROOT, settings_at, simulate_into
 
 HEALTHWATCH = str(Path(sys.executable).parent / "healthwatch")

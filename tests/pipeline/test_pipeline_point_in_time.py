@@ -4,6 +4,7 @@ import json
 from datetime import date, datetime, timedelta
 
 import duckdb
+
 from dbt_runner import dbt
 
 FEATURES = (

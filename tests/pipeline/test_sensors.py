@@ -6,12 +6,13 @@ import textwrap
 
 import dagster as dg
 import pytest
-from tests_support import settings_at, simulate_into
 
 from healthwatch.simulator import stream
 from healthwatch.warehouse import connect, max_seqs
 from pipelines.jobs import rescore_job
 from sensors.cdc import build_cdc_sensor, new_ranges, parse_cursor, run_key
+
+from tests_support import settings_at, simulate_into
 
 TABLES = ["cdc.crm_changes", "cdc.engagement_changes", "cdc.product_changes", "cdc.support_changes"]
 

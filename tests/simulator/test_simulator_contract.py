@@ -2,9 +2,10 @@
 
 import duckdb
 import pytest
-from sim_helpers import CHANGE_TABLES, START
 
 from healthwatch.contract import ACCEPTED_VALUES, SOURCE_TABLES, SourceTable
+
+from sim_helpers import CHANGE_TABLES, START
 
 SIMULATED = [t for t in SOURCE_TABLES if t.name != "tasks"]  # tasks are written by the pipeline
 NULLABLE = {

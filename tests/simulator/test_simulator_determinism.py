@@ -5,10 +5,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from sim_helpers import CHANGE_TABLES, CORE_FEATURES, START, build, day
 
 from healthwatch.errors import HealthwatchError
 from healthwatch.simulator import simulate, stream
+
+from sim_helpers import CHANGE_TABLES, CORE_FEATURES, START, build, day
 
 SIM_STATE = ("accounts", "account_plans", "contracts", "contacts", "open_tickets", "pending_invoices",
              "pending_responses", "account_health_daily", "world")  # fmt: skip

@@ -4,10 +4,11 @@ import statistics
 from datetime import timedelta
 
 import duckdb
-from sim_helpers import day
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from healthwatch.simulator.calendar import is_working_day
+
+from sim_helpers import day
 
 LOGINS = """select after->>'$.account_id' as account_id, (after->>'$.ts')::timestamp::date as d
     from cdc.product_changes where after->>'$.event_name' = 'login'"""

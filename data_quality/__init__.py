@@ -1,0 +1,1 @@
+"""Great Expectations suites over sources and signals, and the logic that decides what passes."""
