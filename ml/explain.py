@@ -14,6 +14,11 @@ import pandas as pd
 from ml.model import ChurnModel
 
 TOP_DRIVERS = 3
+# Who the account is (size, age, segment) moves the score but is nothing a CSM can act on:
+# such features count in the probability and are never shown as drivers.
+CONTEXT_FEATURES = frozenset({"arr", "seats_purchased", "tenure_days", "segment"})
+# Contributions below this (log-odds) are noise next to the ones worth a sentence.
+MIN_CONTRIBUTION = 0.05
 
 Render = Callable[[float, Mapping[str, Any]], str]
 
@@ -229,8 +234,8 @@ def _plain(value: Any) -> Any:
 
 
 def explain(model: ChurnModel, frame: pd.DataFrame, top_k: int = TOP_DRIVERS) -> list[list[dict[str, Any]]]:
-    """Per row of `frame`: up to `top_k` drivers with a positive contribution (risk up), largest first,
-    each {feature, value, contribution, sentence}."""
+    """Per row of `frame`: up to `top_k` drivers that push risk up by at least MIN_CONTRIBUTION,
+    largest first, context features left out; each {feature, value, contribution, sentence}."""
     if frame.empty:
         return []
     features = model.features
@@ -238,7 +243,11 @@ def explain(model: ChurnModel, frame: pd.DataFrame, top_k: int = TOP_DRIVERS) ->
     rows = frame[features].astype("object").to_dict("records")
     out = []
     for row, contrib in zip(rows, contributions, strict=True):
-        order = np.argsort(-contrib, kind="stable")[:top_k]
+        order = [
+            i
+            for i in np.argsort(-contrib, kind="stable")
+            if contrib[i] >= MIN_CONTRIBUTION and features[i] not in CONTEXT_FEATURES
+        ][:top_k]
         out.append(
             [
                 {
@@ -248,7 +257,6 @@ def explain(model: ChurnModel, frame: pd.DataFrame, top_k: int = TOP_DRIVERS) ->
                     "sentence": sentence(features[i], row[features[i]], row),
                 }
                 for i in order
-                if contrib[i] > 0
             ]
         )
     return out
