@@ -91,9 +91,12 @@ def _stream(settings: Settings, days: int) -> None:
 def _run_job(settings: Settings, job_name: str, label: str, tags: dict[str, str] | None = None) -> None:
     from pipelines.run import run_job
 
-    with console.status(f"[bold]{label}[/] ({job_name})…"):
+    # The spinner goes to stderr: the job's own output is sent to a log file while it runs.
+    with Console(stderr=True).status(f"[bold]{label}[/] ({job_name})…"):
         started = time.monotonic()
-        outcome = run_job(job_name, settings, tags=tags)
+        outcome = run_job(
+            job_name, settings, tags=tags, log_path=settings.data_dir / "logs" / f"{job_name}.log"
+        )
     console.print(
         f"{label}: {len(outcome.materialized)} assets in {time.monotonic() - started:.0f} s (run {outcome.run_id[:8]})"
     )

@@ -4,9 +4,12 @@ The CLI uses this, so `healthwatch run` executes the very assets the Dagster UI 
 runs appear in the UI's run history.
 """
 
-from collections.abc import Mapping
-from contextlib import nullcontext
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
@@ -37,9 +40,11 @@ def run_job(
     settings: Settings,
     tags: Mapping[str, str] | None = None,
     instance: dg.DagsterInstance | None = None,
+    log_path: Path | None = None,
 ) -> JobOutcome:
     """Execute a job in process on these settings (not re-read from the environment); a failed
-    step becomes one HealthwatchError naming the step and the cause."""
+    step becomes one HealthwatchError naming the step and the cause. With `log_path`, what the
+    steps print (dbt's log, which dagster-dbt echoes to stdout) goes to that file instead."""
     from pipelines.definitions import defs
 
     job = defs.resolve_job_def(job_name)
@@ -48,7 +53,10 @@ def run_job(
             warehouse=str(settings.warehouse), config_path=str(settings.config_path)
         )
     }
-    with instance_for(settings) if instance is None else nullcontext(instance) as active:
+    with (
+        instance_for(settings) if instance is None else nullcontext(instance) as active,
+        _stdout_to(log_path),
+    ):
         result = job.execute_in_process(
             instance=active,
             tags=dict(tags or {}),
@@ -58,9 +66,8 @@ def run_job(
         )
         stats = active.get_run_stats(result.run_id)
     if not result.success:
-        raise HealthwatchError(
-            _failure_message(result, job_name), f"see run {result.run_id} in the Dagster UI"
-        )
+        where = f"see run {result.run_id} in the Dagster UI" + (f" and {log_path}" if log_path else "")
+        raise HealthwatchError(_failure_message(result, job_name), where)
     materialized = sorted(
         event.asset_key.to_user_string()
         for event in result.get_asset_materialization_events()
@@ -68,6 +75,26 @@ def run_job(
     )
     seconds = (stats.end_time or 0) - (stats.start_time or 0)
     return JobOutcome(run_id=result.run_id, job_name=job_name, materialized=materialized, seconds=seconds)
+
+
+@contextmanager
+def _stdout_to(path: Path | None) -> Iterator[None]:
+    """Send file descriptor 1 to `path`: Dagster tees captured step output to the real stdout,
+    so replacing sys.stdout alone is not enough."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with path.open("w", encoding="utf-8") as log:
+            os.dup2(log.fileno(), 1)
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _failure_message(result: dg.ExecuteInProcessResult, job_name: str) -> str:
