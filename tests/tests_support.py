@@ -29,3 +29,8 @@ def simulate_into(settings: Settings, accounts: int, days: int, seed: int) -> No
             start_date=settings.config.simulation.start_date,
             core_features=settings.config.product.core_features,
         )
+
+
+def rounded_rows(rows: list[tuple]) -> list[tuple]:
+    """Rows with floats rounded to 9 places: DuckDB's parallel sums may differ in the last bit."""
+    return [tuple(round(v, 9) if isinstance(v, float) else v for v in row) for row in rows]

@@ -6,6 +6,8 @@ from healthwatch.simulator import stream
 from healthwatch.warehouse import connect, data_clock
 from pipelines.run import run_job
 
+from tests_support import rounded_rows
+
 
 def test_streamed_days_are_rescored_without_duplicates(world_copy, dagster_instance) -> None:
     with connect(world_copy.warehouse) as con:
@@ -45,7 +47,7 @@ def test_rescoring_twice_on_the_same_changes_changes_nothing(world_copy, dagster
 
     def snapshot() -> list:
         with duckdb.connect(str(world_copy.warehouse), read_only=True) as con:
-            return [con.execute(f"select * from {t} order by all").fetchall() for t in tables]
+            return [rounded_rows(con.execute(f"select * from {t} order by all").fetchall()) for t in tables]
 
     run_job("rescore_job", world_copy, instance=dagster_instance)
     first = snapshot()
