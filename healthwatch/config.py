@@ -24,9 +24,15 @@ class _Strict(BaseModel):
 
 
 class ChurnConfig(_Strict):
-    """How churn is defined and how far ahead the model looks."""
+    """How churn is defined and how far ahead the model looks.
 
-    definition: Literal["contract"] = "contract"
+    `contract`: the latest contract is cancelled, or runs out 30 days without a renewal.
+    `inactivity`: no product activity for `inactive_days` days (self-serve businesses without
+    contracts); the account counts as churned on the day that inactivity is reached.
+    """
+
+    definition: Literal["contract", "inactivity"] = "contract"
+    inactive_days: int = Field(30, ge=7, le=365)
     horizon_days: int = Field(90, ge=7, le=365)
 
 

@@ -22,6 +22,8 @@ def dbt_vars(settings: Settings) -> dict[str, object]:
     return {
         "warehouse_path": str(settings.warehouse),
         "core_features": list(settings.config.product.core_features),
+        "churn_definition": settings.config.churn.definition,
+        "churn_inactive_days": settings.config.churn.inactive_days,
     }
 
 

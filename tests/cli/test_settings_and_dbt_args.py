@@ -39,6 +39,8 @@ def test_dbt_args_carry_the_absolute_warehouse_and_config(tmp_path: Path) -> Non
     assert json.loads(args[2]) == {
         "warehouse_path": str(tmp_path / "rel" / "w.duckdb"),
         "core_features": ["reports", "dashboards", "workflows", "integrations"],
+        "churn_definition": "contract",
+        "churn_inactive_days": 30,
     }
     # Serialised the same way every time, so dbt keeps its partial parse.
     assert args == dbt_cli_args("build", settings)
