@@ -71,10 +71,17 @@ def connect(path: Path, read_only: bool = False, attempts: int = 20) -> Iterator
 
 
 def ensure_change_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the `cdc` schema and one change table per source system if missing."""
+    """Create the `cdc` schema, one change table per source system, and the `ops` tables that
+    record which change rows were processed (see healthwatch.batches), if missing."""
     con.execute("create schema if not exists cdc")
     for system in SOURCE_SYSTEMS:
         con.execute(f"create table if not exists {change_table(system)} ({CHANGE_TABLE_COLUMNS})")
+    con.execute("create schema if not exists ops")
+    for table in ("ops.change_batch", "ops.processed_changes"):
+        con.execute(
+            f"create table if not exists {table} (change_table varchar, first_seq bigint, last_seq bigint)"
+        )
+    con.execute("create table if not exists ops.processed_clock (as_of_date date)")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:

@@ -1,19 +1,51 @@
 {#-
-  Current state and version history of one source table, from its system's change table.
+  Reading the change tables.
 
-  CDC is at-least-once: the same change can arrive twice and rows of one key can arrive out of
-  order. The latest change per key by `seq` wins; a delete (or a tombstone, `after` null) removes
-  the key. Replaying any batch gives the same state.
+  CDC is at-least-once: the same change can arrive twice, rows of one key can arrive out of order,
+  whole batches can arrive late, a source can be re-snapshotted. The latest change per key by
+  `seq` (the source position) wins; a delete, or a tombstone (`after` null), removes the key. So
+  replaying any batch, in any order, gives the same state.
+
+  Which rows a run processes is decided outside dbt (healthwatch.batches): `ops.change_batch`
+  holds the seq ranges of the pending rows of each change table.
 -#}
 
-{% macro cdc_columns(columns) -%}
+{#- The contract columns of a JSON image, typed: cdc_columns('after', {'account_id': 'varchar', ...}). -#}
+{% macro cdc_columns(image, columns) -%}
     {%- for name, type in columns.items() %}
         {%- if type == 'json' %}
-        json_extract(after, '$.{{ name }}') as {{ name }},
+        json_extract({{ image }}, '$.{{ name }}') as {{ name }},
         {%- else %}
-        cast(json_extract_string(after, '$.{{ name }}') as {{ type }}) as {{ name }},
+        cast(json_extract_string({{ image }}, '$.{{ name }}') as {{ type }}) as {{ name }},
         {%- endif %}
     {%- endfor %}
+{%- endmacro %}
+
+{#- The lowest seq of the pending batch of a change table, as a literal (lets DuckDB skip old row groups). -#}
+{% macro batch_min_seq(system) -%}
+    {%- if execute -%}
+        {%- set result = run_query(
+            "select coalesce(min(first_seq), 0) from " ~ source('ops', 'change_batch')
+            ~ " where change_table = 'cdc." ~ system ~ "_changes'") -%}
+        {{- result.columns[0].values()[0] -}}
+    {%- else -%}0{%- endif -%}
+{%- endmacro %}
+
+{#- The change rows of one system to process: the pending batch, or every row when `batch_only`
+    is false and the model is being built from scratch (first run or --full-refresh). -#}
+{% macro cdc_changes(system, batch_only=false) -%}
+    {%- if batch_only or is_incremental() %}
+    (
+        select changes.*
+        from {{ source('cdc', system ~ '_changes') }} as changes
+        inner join {{ source('ops', 'change_batch') }} as batch
+            on batch.change_table = 'cdc.{{ system }}_changes'
+            and changes.seq between batch.first_seq and batch.last_seq
+        where changes.seq >= {{ batch_min_seq(system) }}
+    )
+    {%- else %}
+    {{ source('cdc', system ~ '_changes') }}
+    {%- endif %}
 {%- endmacro %}
 
 {% macro cdc_current_state(system, source_table, columns) %}
@@ -23,14 +55,15 @@ with changes as (
 ),
 
 latest as (
+    -- ties on seq are the same change delivered twice; ingested_at makes the pick deterministic
     select *
     from changes
-    qualify row_number() over (partition by key order by seq desc) = 1
+    qualify row_number() over (partition by key order by seq desc, ingested_at desc) = 1
 ),
 
 final as (
     select
-        {{ cdc_columns(columns) }}
+        {{ cdc_columns('after', columns) }}
         seq as cdc_seq,
         source_ts as cdc_source_ts
     from latest
@@ -55,7 +88,7 @@ distinct_changes as (
 
 final as (
     select
-        {{ cdc_columns(columns) }}
+        {{ cdc_columns('after', columns) }}
         key as cdc_key,
         op as cdc_op,
         seq as cdc_seq,
@@ -66,3 +99,53 @@ final as (
 
 select * from final
 {% endmacro %}
+
+{#-
+  Day-level versions of a dimension table: for each key, which image held on which days
+  (valid_from_date inclusive, valid_to_date exclusive, null = still valid), the last change of a
+  day winning. The first version is valid from the beginning of time, so a row loaded later
+  still describes the days before it was loaded. Signals read dimensions through these, so a
+  change alters the days from when it happened, never the past.
+-#}
+{% macro cdc_daily_versions(system, source_table, columns) %}
+with changes as (
+    select * from {{ source('cdc', system ~ '_changes') }}
+    where source_table = '{{ source_table }}'
+),
+
+last_of_day as (
+    select *, cast(source_ts as date) as change_date
+    from changes
+    qualify row_number() over (
+        partition by key, cast(source_ts as date) order by seq desc, ingested_at desc
+    ) = 1
+),
+
+final as (
+    select
+        {{ cdc_columns('after', columns) }}
+        (op = 'd' or after is null) as is_deleted,
+        case
+            when row_number() over (partition by key order by change_date) = 1 then cast('1900-01-01' as date)
+            else change_date
+        end as valid_from_date,
+        lead(change_date) over (partition by key order by change_date) as valid_to_date
+    from last_of_day
+)
+
+select * from final
+{% endmacro %}
+
+{#- For a change row (with `before` and `after` images): when `column` changed, or the row is new
+    or deleted, the earlier of its old and new values taken from `date_column` (default: the
+    column itself); else null, so an unchanged old date never widens what a run recomputes. -#}
+{% macro moved_to_or_from(column, date_column=none) -%}
+    case
+        when before is null or after is null
+            or {{ json_text('before', column) }} is distinct from {{ json_text('after', column) }}
+            then least(
+                cast({{ json_text('after', date_column or column) }} as timestamp),
+                cast({{ json_text('before', date_column or column) }} as timestamp)
+            )
+    end
+{%- endmacro %}

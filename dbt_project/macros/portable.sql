@@ -54,3 +54,48 @@
 {% macro duckdb__list_mad(values) -%}
     list_median(list_transform({{ values }}, lambda v: abs(v - list_median({{ values }}))))
 {%- endmacro %}
+
+{#- A list of the distinct values of a list column over a named window: distinct_list_over('user_ids', 'last_7_days'). -#}
+{% macro distinct_list_over(list_column, window) -%}
+    {{ return(adapter.dispatch('distinct_list_over', 'healthwatch')(list_column, window)) }}
+{%- endmacro %}
+
+{% macro duckdb__distinct_list_over(list_column, window) -%}
+    list_distinct(flatten(list({{ list_column }}) over {{ window }}))
+{%- endmacro %}
+
+{#- The distinct values of a column within a group, as a list: distinct_list('user_id'). -#}
+{% macro distinct_list(column) -%}
+    {{ return(adapter.dispatch('distinct_list', 'healthwatch')(column)) }}
+{%- endmacro %}
+
+{% macro duckdb__distinct_list(column) -%}
+    list(distinct {{ column }}) filter (where {{ column }} is not null)
+{%- endmacro %}
+
+{#- Number of elements of a list. -#}
+{% macro list_size(values) -%}
+    {{ return(adapter.dispatch('list_size', 'healthwatch')(values)) }}
+{%- endmacro %}
+
+{% macro duckdb__list_size(values) -%}
+    coalesce(len({{ values }}), 0)
+{%- endmacro %}
+
+{#- How many elements of list `earlier` are missing from list `later`. -#}
+{% macro count_missing(earlier, later) -%}
+    {{ return(adapter.dispatch('count_missing', 'healthwatch')(earlier, later)) }}
+{%- endmacro %}
+
+{% macro duckdb__count_missing(earlier, later) -%}
+    coalesce(len(list_filter({{ earlier }}, lambda v: not list_contains(coalesce({{ later }}, []), v))), 0)
+{%- endmacro %}
+
+{#- Union two selects matching columns by name, filling absent ones with null. -#}
+{% macro union_all_by_name() -%}
+    {{ return(adapter.dispatch('union_all_by_name', 'healthwatch')()) }}
+{%- endmacro %}
+
+{% macro duckdb__union_all_by_name() -%}
+    union all by name
+{%- endmacro %}

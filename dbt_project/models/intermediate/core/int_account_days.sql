@@ -1,6 +1,7 @@
 -- The dense daily spine: one row per account per day it was a customer, from the start of the
 -- data (or the account's creation) to the data clock (or its churn day). Rolling windows over
 -- it count rows as days.
+{{ config(materialized='view') }}
 with accounts as (
     select account_id, created_at from {{ ref('stg_crm__accounts') }}
 ),

@@ -1,18 +1,49 @@
--- Support load and tone per account per day (by the day a ticket was opened).
+-- Support load and tone per account per day (by the day a ticket was opened): tickets, escalations,
+-- negative tickets (VADER compound at or below the threshold), repeat issues (a ticket whose
+-- subject, ignoring case, digits and punctuation, matches one the account opened in the 30 days
+-- before) and the sum of sentiment for averages.
 with tickets as (
+    select * from {{ ref('stg_support__tickets') }}
+),
+
+sentiment as (
     select * from {{ ref('int_support_ticket_sentiment') }}
+),
+
+normalized as (
+    select
+        tickets.*,
+        sentiment.sentiment_compound,
+        trim(regexp_replace(lower(tickets.subject), '[^a-z]+', ' ', 'g')) as subject_key
+    from tickets
+    left join sentiment on tickets.ticket_id = sentiment.ticket_id
+),
+
+repeats as (
+    select distinct later.ticket_id
+    from normalized as later
+    inner join normalized as earlier
+        on later.account_id = earlier.account_id
+        and later.subject_key = earlier.subject_key
+        and later.ticket_id <> earlier.ticket_id
+        and earlier.created_at < later.created_at
+        and earlier.created_at >= {{ dbt.dateadd('day', -30, 'later.created_at') }}
 ),
 
 final as (
     select
-        account_id,
-        cast(created_at as date) as activity_date,
+        normalized.account_id,
+        cast(normalized.created_at as date) as activity_date,
         count(*) as tickets_opened,
-        count(*) filter (where is_escalated) as tickets_escalated,
-        count(*) filter (where sentiment_compound <= {{ var('negative_sentiment_threshold') }}) as tickets_negative,
-        sum(sentiment_compound) as ticket_sentiment_sum
-    from tickets
-    group by account_id, cast(created_at as date)
+        count(*) filter (where normalized.is_escalated) as tickets_escalated,
+        count(*) filter (
+            where normalized.sentiment_compound <= {{ var('negative_sentiment_threshold') }}
+        ) as tickets_negative,
+        count(repeats.ticket_id) as tickets_repeat,
+        sum(normalized.sentiment_compound) as ticket_sentiment_sum
+    from normalized
+    left join repeats on normalized.ticket_id = repeats.ticket_id
+    group by normalized.account_id, cast(normalized.created_at as date)
 )
 
 select * from final

@@ -3,13 +3,30 @@
 -- is from that normal. Same-weekday samples make daily metrics weekday-aware (a small team's
 -- quiet Sunday is judged against its other Sundays); for 7-day sums they are four disjoint
 -- prior weeks. A 20% dip is then judged against this account's normal, not a global number.
+--
+-- Incremental like account_signals_daily: rebuilt from recompute_from, reading the 28 days before.
+-- depends_on: {{ ref('int_recompute_scope') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recompute_scope('signal_date') }}"
+) }}
 {%- set metrics = ['logins', 'logins_7d', 'active_users_7d', 'core_feature_uses_7d', 'session_minutes_7d', 'tickets_7d'] %}
+{%- set lookback_days = 28 %}
 with signals as (
     select
-        account_id,
-        signal_date,
-        {{ metrics | join(',\n        ') }}
-    from {{ ref('account_signals_daily') }}
+        signals.account_id,
+        signals.signal_date,
+        {%- for metric in metrics %}
+        signals.{{ metric }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ ref('account_signals_daily') }} as signals
+    {%- if is_incremental() %}
+    inner join {{ ref('int_recompute_scope') }} as scope
+        on signals.account_id = scope.account_id
+        and signals.signal_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
+    where signals.signal_date >= {{ scope_start(lookback_days) }}
+    {%- endif %}
 ),
 
 histories as (
@@ -39,19 +56,25 @@ stats as (
 
 final as (
     select
-        account_id,
-        signal_date,
-        baseline_days,
+        stats.account_id,
+        stats.signal_date,
+        stats.baseline_days,
         {%- for metric in metrics %}
         -- {{ metric }}
-        {{ metric }}_baseline,
-        {{ metric }}_mad,
-        1.0 * {{ metric }} / nullif({{ metric }}_baseline, 0) - 1 as {{ metric }}_change,
+        stats.{{ metric }}_baseline,
+        stats.{{ metric }}_mad,
+        1.0 * stats.{{ metric }} / nullif(stats.{{ metric }}_baseline, 0) - 1 as {{ metric }}_change,
         -- the scale has a floor so that a perfectly steady history does not make every wobble extreme
-        ({{ metric }} - {{ metric }}_baseline)
-            / greatest(1.4826 * {{ metric }}_mad, 0.1 * abs({{ metric }}_baseline), 1.0) as {{ metric }}_robust_z{% if not loop.last %},{% endif %}
+        (stats.{{ metric }} - stats.{{ metric }}_baseline)
+            / greatest(1.4826 * stats.{{ metric }}_mad, 0.1 * abs(stats.{{ metric }}_baseline), 1.0)
+            as {{ metric }}_robust_z{% if not loop.last %},{% endif %}
         {%- endfor %}
     from stats
+    {%- if is_incremental() %}
+    inner join {{ ref('int_recompute_scope') }} as scope
+        on stats.account_id = scope.account_id
+        and stats.signal_date >= scope.recompute_from
+    {%- endif %}
 )
 
 select * from final

@@ -2,6 +2,8 @@
 -- clock's day (what the current scores use). A snapshot holds only what was known on its date
 -- (signals and baselines are computed from data dated on or before it), and only accounts that
 -- had not churned by then. Labels are not here: the model derives them from accounts.churned_at.
+-- A view: it is a filter over the incremental signal tables.
+{{ config(materialized='view') }}
 with signals as (
     select * from {{ ref('account_signals_daily') }}
 ),

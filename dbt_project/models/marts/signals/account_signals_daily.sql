@@ -1,12 +1,39 @@
 -- One row per account per day with all four signal families: daily facts and the trailing
 -- windows the alert rules and the model read. Every value at signal_date uses only data dated
--- on or before signal_date.
-with account_days as (
-    select * from {{ ref('int_account_days') }}
+-- on or before signal_date, and account attributes as they were that day.
+--
+-- Incremental: a run deletes and rebuilds, per account in int_recompute_scope, the days from
+-- recompute_from on. They are computed from the daily facts of the 89 days before (the longest
+-- window is 90 days); values carried forward without a window (the last NPS answer, the last
+-- login) are seeded from the row kept just before the rebuilt range.
+-- depends_on: {{ ref('int_recompute_scope') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recompute_scope('signal_date') }}"
+) }}
+{%- set lookback_days = 89 %}
+with scope as (
+    {%- if is_incremental() %}
+    select * from {{ ref('int_recompute_scope') }}
+    {%- else %}
+    select cast(null as varchar) as account_id, cast(null as date) as recompute_from where false
+    {%- endif %}
 ),
 
-accounts as (
-    select * from {{ ref('accounts') }}
+account_days as (
+    select account_days.*
+    from {{ ref('int_account_days') }} as account_days
+    {%- if is_incremental() %}
+    inner join scope
+        on account_days.account_id = scope.account_id
+        and account_days.signal_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
+    {%- endif %}
+),
+
+account_versions as (
+    select * from {{ ref('stg_crm__account_versions') }}
+    where not is_deleted
 ),
 
 contracts as (
@@ -15,10 +42,9 @@ contracts as (
 
 usage as (
     select * from {{ ref('int_usage_daily') }}
-),
-
-distinct_windows as (
-    select * from {{ ref('int_usage_distinct_windows') }}
+    {%- if is_incremental() %}
+    where activity_date >= {{ scope_start(lookback_days) }}
+    {%- endif %}
 ),
 
 support as (
@@ -51,31 +77,35 @@ daily as (
     select
         account_days.account_id,
         account_days.signal_date,
-        -- account context
-        accounts.segment,
-        accounts.arr,
-        accounts.seats_purchased,
-        accounts.csm_id,
-        accounts.created_at,
+        false as is_seed,
+        -- the account that day
+        account_versions.segment,
+        account_versions.arr,
+        account_versions.seats_purchased,
+        account_versions.csm_id,
+        account_versions.created_at,
         -- usage
         coalesce(usage.events_total, 0) as events_total,
         coalesce(usage.active_users, 0) as active_users,
+        usage.active_user_ids,
+        coalesce(usage.team_active_users, 0) as team_active_users,
         coalesce(usage.logins, 0) as logins,
+        case when usage.logins > 0 then account_days.signal_date end as login_date,
         coalesce(usage.sessions, 0) as sessions,
         coalesce(usage.session_minutes, 0) as session_minutes,
         coalesce(usage.core_feature_uses, 0) as core_feature_uses,
-        coalesce(usage.core_features_used, 0) as core_features_used,
+        {{ list_size('usage.core_features_used_list') }} as core_features_used,
+        usage.core_features_used_list,
         coalesce(usage.api_calls, 0) as api_calls,
         coalesce(usage.api_errors, 0) as api_errors,
         usage.api_latency_p95_ms,
         coalesce(usage.champion_active, false) as champion_active,
         coalesce(usage.sponsor_active, false) as sponsor_active,
-        distinct_windows.active_users_7d,
-        distinct_windows.core_features_used_28d,
         -- support
         coalesce(support.tickets_opened, 0) as tickets_opened,
         coalesce(support.tickets_escalated, 0) as tickets_escalated,
         coalesce(support.tickets_negative, 0) as tickets_negative,
+        coalesce(support.tickets_repeat, 0) as tickets_repeat,
         coalesce(support.ticket_sentiment_sum, 0) as ticket_sentiment_sum,
         -- engagement
         coalesce(engagement.surveys_sent, 0) as surveys_sent,
@@ -91,12 +121,12 @@ daily as (
         coalesce(crm.sponsor_departures, 0) as sponsor_departures,
         renewals.renewal_date
     from account_days
-    inner join accounts on account_days.account_id = accounts.account_id
+    left join account_versions
+        on account_days.account_id = account_versions.account_id
+        and account_days.signal_date >= account_versions.valid_from_date
+        and (account_versions.valid_to_date is null or account_days.signal_date < account_versions.valid_to_date)
     left join usage
         on account_days.account_id = usage.account_id and account_days.signal_date = usage.activity_date
-    left join distinct_windows
-        on account_days.account_id = distinct_windows.account_id
-        and account_days.signal_date = distinct_windows.signal_date
     left join support
         on account_days.account_id = support.account_id and account_days.signal_date = support.activity_date
     left join engagement
@@ -107,24 +137,56 @@ daily as (
         on account_days.account_id = renewals.account_id and account_days.signal_date = renewals.signal_date
 ),
 
+{% if is_incremental() %}
+seeds as (
+    -- what the kept row just before the rebuilt range carries forward, placed before the range
+    select
+        built.account_id,
+        {{ dbt.dateadd('day', -(lookback_days + 1), 'scope.recompute_from') }} as signal_date,
+        true as is_seed,
+        built.last_login_date as login_date,
+        built.nps_score_last as nps_score_day_last,
+        built.nps_score_previous as nps_score_day_previous
+    from {{ this }} as built
+    inner join scope
+        on built.account_id = scope.account_id
+        and built.signal_date = {{ dbt.dateadd('day', -1, 'scope.recompute_from') }}
+),
+
+with_seeds as (
+    select * from daily
+    {{ union_all_by_name() }}
+    select * from seeds
+),
+{% else %}
+with_seeds as (
+    select * from daily
+),
+{% endif %}
+
 windowed as (
     select
         *,
         sum(logins) over last_7_days as logins_7d,
         sum(logins) over previous_7_days as logins_prev_7d,
+        {{ list_size(distinct_list_over('active_user_ids', 'last_7_days')) }} as active_users_7d,
+        sum(team_active_users) over last_7_days as team_active_user_days_7d,
         sum(session_minutes) over last_7_days as session_minutes_7d,
         sum(core_feature_uses) over last_7_days as core_feature_uses_7d,
+        {{ distinct_list_over('core_features_used_list', 'last_28_days') }} as core_features_28d_list,
+        {{ distinct_list_over('core_features_used_list', 'previous_28_days') }} as core_features_prev_28d_list,
         sum(api_calls) over last_7_days as api_calls_7d,
         sum(api_errors) over last_7_days as api_errors_7d,
         avg(api_latency_p95_ms) over last_7_days as api_latency_p95_ms_7d,
         sum(case when champion_active then 1 else 0 end) over last_14_days as champion_active_days_14d,
         sum(case when sponsor_active then 1 else 0 end) over last_28_days as sponsor_active_days_28d,
-        max(case when logins > 0 then signal_date end) over all_before as last_login_date,
+        last_value(login_date ignore nulls) over all_before as last_login_date,
         sum(tickets_opened) over last_7_days as tickets_7d,
         sum(tickets_opened) over last_28_days as tickets_28d,
         sum(tickets_negative) over last_7_days as tickets_negative_7d,
         sum(tickets_negative) over last_28_days as tickets_negative_28d,
         sum(tickets_escalated) over last_28_days as tickets_escalated_28d,
+        sum(tickets_repeat) over last_28_days as tickets_repeat_28d,
         sum(ticket_sentiment_sum) over last_28_days as ticket_sentiment_sum_28d,
         last_value(nps_score_day_last ignore nulls) over all_before as nps_score_last,
         last_value(nps_score_day_previous ignore nulls) over all_before as nps_score_previous,
@@ -136,12 +198,13 @@ windowed as (
         sum(budget_owner_changes) over last_90_days as budget_owner_changes_90d,
         sum(champion_departures) over last_90_days as champion_departures_90d,
         sum(sponsor_departures) over last_90_days as sponsor_departures_90d
-    from daily
+    from with_seeds
     window
         last_7_days as (partition by account_id order by signal_date rows between 6 preceding and current row),
         previous_7_days as (partition by account_id order by signal_date rows between 13 preceding and 7 preceding),
         last_14_days as (partition by account_id order by signal_date rows between 13 preceding and current row),
         last_28_days as (partition by account_id order by signal_date rows between 27 preceding and current row),
+        previous_28_days as (partition by account_id order by signal_date rows between 55 preceding and 28 preceding),
         last_30_days as (partition by account_id order by signal_date rows between 29 preceding and current row),
         last_90_days as (partition by account_id order by signal_date rows between 89 preceding and current row),
         all_before as (partition by account_id order by signal_date rows between unbounded preceding and current row)
@@ -149,72 +212,86 @@ windowed as (
 
 final as (
     select
-        account_id,
-        signal_date,
-        -- account context
-        segment,
-        arr,
-        seats_purchased,
-        csm_id,
-        {{ dbt.datediff('created_at', 'signal_date', 'day') }} as tenure_days,
+        windowed.account_id,
+        windowed.signal_date,
+        -- the account that day
+        windowed.segment,
+        windowed.arr,
+        windowed.seats_purchased,
+        windowed.csm_id,
+        {{ dbt.datediff('windowed.created_at', 'windowed.signal_date', 'day') }} as tenure_days,
         -- usage: the day
-        events_total,
-        active_users,
-        logins,
-        sessions,
-        session_minutes,
-        core_feature_uses,
-        core_features_used,
-        api_calls,
-        api_errors,
-        api_latency_p95_ms,
-        champion_active,
-        sponsor_active,
+        windowed.events_total,
+        windowed.active_users,
+        windowed.logins,
+        windowed.sessions,
+        windowed.session_minutes,
+        windowed.core_feature_uses,
+        windowed.core_features_used,
+        windowed.api_calls,
+        windowed.api_errors,
+        windowed.api_latency_p95_ms,
+        windowed.champion_active,
+        windowed.sponsor_active,
         -- usage: trailing windows
-        logins_7d,
-        logins_prev_7d,
-        1.0 * logins_7d / nullif(logins_prev_7d, 0) - 1 as logins_wow_change,
-        active_users_7d,
-        1.0 * active_users_7d / nullif(seats_purchased, 0) as seat_utilisation,
-        session_minutes_7d,
-        core_feature_uses_7d,
-        core_features_used_28d,
-        api_calls_7d,
-        1.0 * api_errors_7d / nullif(api_calls_7d, 0) as api_error_rate_7d,
-        api_latency_p95_ms_7d,
-        champion_active_days_14d,
-        sponsor_active_days_28d,
-        {{ dbt.datediff('last_login_date', 'signal_date', 'day') }} as days_since_last_login,
+        windowed.logins_7d,
+        windowed.logins_prev_7d,
+        1.0 * windowed.logins_7d / nullif(windowed.logins_prev_7d, 0) - 1 as logins_wow_change,
+        windowed.active_users_7d,
+        windowed.team_active_user_days_7d,
+        1.0 * windowed.active_users_7d / nullif(windowed.seats_purchased, 0) as seat_utilisation,
+        windowed.session_minutes_7d,
+        windowed.core_feature_uses_7d,
+        {{ list_size('windowed.core_features_28d_list') }} as core_features_used_28d,
+        {{ count_missing('windowed.core_features_prev_28d_list', 'windowed.core_features_28d_list') }}
+            as core_features_abandoned_28d,
+        windowed.api_calls_7d,
+        1.0 * windowed.api_errors_7d / nullif(windowed.api_calls_7d, 0) as api_error_rate_7d,
+        windowed.api_latency_p95_ms_7d,
+        windowed.champion_active_days_14d,
+        windowed.sponsor_active_days_28d,
+        windowed.last_login_date,
+        {{ dbt.datediff('windowed.last_login_date', 'windowed.signal_date', 'day') }} as days_since_last_login,
         -- support
-        tickets_opened,
-        tickets_escalated,
-        tickets_negative,
-        tickets_7d,
-        tickets_28d,
-        tickets_negative_7d,
-        tickets_negative_28d,
-        tickets_escalated_28d,
-        1.0 * ticket_sentiment_sum_28d / nullif(tickets_28d, 0) as ticket_sentiment_avg_28d,
+        windowed.tickets_opened,
+        windowed.tickets_escalated,
+        windowed.tickets_negative,
+        windowed.tickets_7d,
+        windowed.tickets_28d,
+        windowed.tickets_negative_7d,
+        windowed.tickets_negative_28d,
+        windowed.tickets_escalated_28d,
+        windowed.tickets_repeat_28d,
+        1.0 * windowed.ticket_sentiment_sum_28d / nullif(windowed.tickets_28d, 0) as ticket_sentiment_avg_28d,
         -- engagement
-        nps_responses,
-        nps_score_last,
-        nps_score_previous,
-        nps_score_last - nps_score_previous as nps_change,
-        surveys_sent_90d,
-        survey_responses_90d,
-        least(1.0 * survey_responses_90d / nullif(surveys_sent_90d, 0), 1.0) as survey_response_rate_90d,
+        windowed.nps_responses,
+        windowed.nps_score_last,
+        windowed.nps_score_previous,
+        windowed.nps_score_last - windowed.nps_score_previous as nps_change,
+        windowed.surveys_sent_90d,
+        windowed.survey_responses_90d,
+        least(1.0 * windowed.survey_responses_90d / nullif(windowed.surveys_sent_90d, 0), 1.0)
+            as survey_response_rate_90d,
         -- crm
-        payment_failures,
-        payment_failures_30d,
-        cancellation_requests,
-        cancellation_requests_90d,
-        procurement_freezes_90d,
-        budget_owner_changes_90d,
-        champion_departures_90d,
-        sponsor_departures_90d,
-        renewal_date,
-        {{ dbt.datediff('signal_date', 'renewal_date', 'day') }} as days_to_renewal
+        windowed.payment_failures,
+        windowed.payment_failures_30d,
+        windowed.cancellation_requests,
+        windowed.cancellation_requests_90d,
+        windowed.procurement_freezes_90d,
+        windowed.budget_owner_changes_90d,
+        windowed.champion_departures_90d,
+        windowed.sponsor_departures_90d,
+        windowed.renewal_date,
+        {{ dbt.datediff('windowed.signal_date', 'windowed.renewal_date', 'day') }} as days_to_renewal
     from windowed
+    {%- if is_incremental() %}
+    inner join scope
+        on windowed.account_id = scope.account_id
+        and windowed.signal_date >= scope.recompute_from
+    where not windowed.is_seed
+    {%- else %}
+    where not windowed.is_seed
+    {%- endif %}
 )
 
 select * from final

@@ -1,0 +1,38 @@
+{#-
+  Incremental runs recompute, per account, every day from the first day its changes touch
+  (`intermediate.int_recompute_scope`): rows on and after that day are deleted, then rebuilt.
+  A first run or --full-refresh builds everything and never reads the scope.
+-#}
+
+{#- Pre-hook: delete the rows a run rebuilds (scope_column: recompute_from or usage_recompute_from). -#}
+{% macro delete_recompute_scope(date_column, scope_column='recompute_from') -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as target
+    where exists (
+        select 1 from {{ ref('int_recompute_scope') }} as scope
+        where scope.account_id = target.account_id and target.{{ date_column }} >= scope.{{ scope_column }}
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The earliest day any account is recomputed from, as a literal date, minus `lookback_days`. -#}
+{% macro scope_start(lookback_days=0, scope_column='recompute_from') -%}
+    {%- if execute -%}
+        {%- set result = run_query("select min(" ~ scope_column ~ ") from " ~ ref('int_recompute_scope')) -%}
+        {%- set first = result.columns[0].values()[0] -%}
+        {%- if first is none -%}
+            cast('9999-12-31' as date)
+        {%- else -%}
+            {{ dbt.dateadd('day', -lookback_days, "cast('" ~ first ~ "' as date)") }}
+        {%- endif -%}
+    {%- else -%}
+        cast('1970-01-01' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The account_signals_daily table as built by earlier runs (none before the first build or on a
+    full refresh). Read by relation, not ref(): it is downstream of the scope that reads it. -#}
+{% macro built_signals_relation() -%}
+    {%- if not execute or flags.FULL_REFRESH -%}{{ return(none) }}{%- endif -%}
+    {{ return(adapter.get_relation(database=target.database, schema='signals', identifier='account_signals_daily')) }}
+{%- endmacro %}

@@ -1,0 +1,170 @@
+"""Which change rows a run must process: the pending batch, and what counts as processed.
+
+A change row is identified by its table and `seq` (its source position). Processed seqs are kept
+as ranges in `ops.processed_changes`; a run's batch is every seq present and not yet processed,
+written as ranges to `ops.change_batch` for dbt to read. This holds whatever order rows arrive
+in: a late batch of lower seqs fills a gap in the ranges and is picked up, while a replayed row
+(a seq already processed) is not processed twice. The batch is marked processed only after the
+run that read it succeeded, so a failed range is retried, never skipped.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from healthwatch.warehouse import SOURCE_SYSTEMS, change_table, ensure_change_tables, table_exists
+
+BATCH_TABLE = "ops.change_batch"
+PROCESSED_TABLE = "ops.processed_changes"
+CLOCK_TABLE = "ops.processed_clock"
+SCOPE_TABLE = "intermediate.int_recompute_scope"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The pending change rows of one run, as seq ranges per change table, and the data clock's
+    day when the batch was opened (every account's days up to it are built by the run)."""
+
+    ranges: dict[str, list[tuple[int, int]]]
+    rows: dict[str, int]
+    full_refresh: bool
+    as_of_date: date | None
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def _islands(con: duckdb.DuckDBPyConnection, table: str, where: str) -> list[tuple[int, int]]:
+    """Consecutive runs of distinct seqs in `table` matching `where`, as (first, last) ranges."""
+    return [
+        (int(first), int(last))
+        for first, last in con.execute(
+            f"""
+            with seqs as (select distinct seq from {table} where {where}),
+            grouped as (select seq, seq - row_number() over (order by seq) as island from seqs)
+            select min(seq), max(seq) from grouped group by island order by 1
+            """
+        ).fetchall()
+    ]
+
+
+def pending_batch(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> Batch:
+    """The seqs present in each change table and not processed yet (all of them on a full refresh)."""
+    ensure_change_tables(con)
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    rows: dict[str, int] = {}
+    for system in SOURCE_SYSTEMS:
+        table = change_table(system)
+        if full_refresh:
+            where = "true"
+        else:
+            # Everything up to the end of the lowest processed range is done (when no seq lies below
+            # it); above it, only the processed ranges themselves are (few: gaps exist only while
+            # rows arrive out of order), so a run reads the tail of the table, not all of it.
+            done_through = _done_through(con, table)
+            where = (
+                f"seq > {int(done_through)} and not exists (select 1 from {PROCESSED_TABLE} p "
+                f"where p.change_table = '{table}' and seq between p.first_seq and p.last_seq)"
+            )
+        ranges[table] = _islands(con, table, where)
+        (count,) = con.execute(
+            f"select count(*) from {table} where {' or '.join(_between(r) for r in ranges[table]) or 'false'}"
+        ).fetchall()[0]
+        rows[table] = int(count)
+    clock = con.execute(
+        " union all ".join(f"select max(source_ts) from {change_table(system)}" for system in SOURCE_SYSTEMS)
+    ).fetchall()
+    latest = max((ts for (ts,) in clock if ts is not None), default=None)
+    return Batch(
+        ranges=ranges, rows=rows, full_refresh=full_refresh, as_of_date=latest.date() if latest else None
+    )
+
+
+def _done_through(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    lowest = con.execute(
+        f"select first_seq, last_seq from {PROCESSED_TABLE} where change_table = ? order by first_seq limit 1",
+        [table],
+    ).fetchall()
+    if not lowest:
+        return 0
+    (min_seq,) = con.execute(f"select min(seq) from {table}").fetchall()[0]
+    first, last = lowest[0]
+    return int(last) if min_seq is not None and min_seq >= first else 0
+
+
+def _between(seq_range: tuple[int, int]) -> str:
+    return f"seq between {seq_range[0]} and {seq_range[1]}"
+
+
+def open_batch(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> Batch:
+    """Compute the pending batch and write it to ops.change_batch for dbt to read."""
+    batch = pending_batch(con, full_refresh)
+    con.execute("begin")
+    con.execute(f"delete from {BATCH_TABLE}")
+    for table, seq_ranges in batch.ranges.items():
+        if seq_ranges:
+            con.executemany(
+                f"insert into {BATCH_TABLE} values (?, ?, ?)", [(table, lo, hi) for lo, hi in seq_ranges]
+            )
+    con.execute("commit")
+    return batch
+
+
+def commit_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    """Mark the batch processed: merge its ranges into ops.processed_changes (adjacent ranges join)."""
+    ensure_change_tables(con)
+    con.execute("begin")
+    if batch.full_refresh:
+        con.execute(f"delete from {PROCESSED_TABLE}")
+    for table, seq_ranges in batch.ranges.items():
+        if seq_ranges:
+            con.executemany(
+                f"insert into {PROCESSED_TABLE} values (?, ?, ?)", [(table, lo, hi) for lo, hi in seq_ranges]
+            )
+    merged = con.execute(
+        f"""
+        with ordered as (
+            select *, max(last_seq) over (
+                partition by change_table order by first_seq rows between unbounded preceding and 1 preceding
+            ) as reach_before
+            from {PROCESSED_TABLE}
+        ),
+        starts as (
+            select *, sum(case when reach_before is null or first_seq > reach_before + 1 then 1 else 0 end)
+                over (partition by change_table order by first_seq) as island
+            from ordered
+        )
+        select change_table, min(first_seq), max(last_seq) from starts group by change_table, island
+        """
+    ).fetchall()
+    con.execute(f"delete from {PROCESSED_TABLE}")
+    if merged:
+        con.executemany(f"insert into {PROCESSED_TABLE} values (?, ?, ?)", merged)
+    con.execute(f"delete from {BATCH_TABLE}")
+    if batch.as_of_date is not None:
+        con.execute(f"delete from {CLOCK_TABLE}")
+        con.execute(f"insert into {CLOCK_TABLE} values (?)", [batch.as_of_date])
+    con.execute("commit")
+
+
+@dataclass(frozen=True)
+class ScopeSummary:
+    """What the last run recomputed: accounts with changes, and accounts only rolled to new days."""
+
+    changed_accounts: int
+    rolled_accounts: int
+    first_day: date | None
+
+
+def scope_summary(con: duckdb.DuckDBPyConnection) -> ScopeSummary:
+    """Read the last run's recompute scope (zeros before the first run)."""
+
+    if not table_exists(con, SCOPE_TABLE):
+        return ScopeSummary(0, 0, None)
+    changed, rolled, first = con.execute(
+        f"select count(*) filter (where has_changes), count(*) filter (where not has_changes), "
+        f"min(recompute_from) from {SCOPE_TABLE}"
+    ).fetchall()[0]
+    return ScopeSummary(int(changed), int(rolled), first)

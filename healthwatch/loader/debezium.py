@@ -1,0 +1,285 @@
+"""Debezium change events from JSON lines, parsed in SQL and routed to the contract tables.
+
+A line is one event: the bare envelope `{"before", "after", "op", "ts_ms", "source": {...}}`,
+the same wrapped as `{"schema": ..., "payload": {...}}` (Kafka Connect JSON with schemas), or a
+Kafka record dump (`{"topic", "offset", "key", "payload" | "value"}`, the value possibly a JSON
+string). A record whose value is null but has a key is a tombstone: a delete of that key.
+
+Position (→ seq): source.sequence, source.lsn (PostgreSQL), the last entry of a PostgreSQL
+sequence array, binlog file number and source.pos (MySQL), source.scn (Oracle), else the Kafka
+offset; without any, the event gets the next seq in line order. Time (→ source_ts):
+source.ts_us / ts_ns / ts_ms (when the change was committed), else the envelope's ts_us / ts_ns /
+ts_ms, else the Kafka record time.
+"""
+
+import duckdb
+
+from healthwatch.errors import HealthwatchError
+from healthwatch.loader.files import SourceFile
+from healthwatch.loader.rules import DEBEZIUM_OPS, TABLE_NAMES, TABLES, ident, lit
+from healthwatch.loader.staging import PREFIX, raw_table
+
+LINES = f"{PREFIX}dbz_lines"
+EVENTS = f"{PREFIX}dbz"
+UNROUTED = "debezium_events"  # quarantine table of lines that name no contract table or do not parse
+
+_RECORD_FIELDS = {
+    "op": "VARCHAR",
+    "before": "JSON",
+    "after": "JSON",
+    "source": "JSON",
+    "ts_ms": "VARCHAR",
+    "ts_us": "VARCHAR",
+    "ts_ns": "VARCHAR",
+    "payload": "JSON",
+    "value": "JSON",
+    "key": "JSON",
+    "topic": "VARCHAR",
+    "offset": "VARCHAR",
+    "ts": "VARCHAR",
+    "timestamp": "VARCHAR",
+}
+_SOURCE_FIELDS = {
+    name: "VARCHAR" for name in ("table", "sequence", "lsn", "pos", "file", "scn", "ts_ms", "ts_us", "ts_ns")
+}
+_MAX_LINE = 16 * 1024 * 1024
+
+
+def _spec(fields: dict[str, str]) -> str:
+    return lit("{" + ", ".join(f'"{k}": "{v}"' for k, v in fields.items()) + "}")
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"create or replace temp table {LINES} (file varchar, fi integer, line bigint, raw varchar, problem varchar)"
+    )
+
+
+def read_lines(con: duckdb.DuckDBPyConnection, source: SourceFile, file_idx: int) -> int:
+    """Append the file's lines (blank ones are counted for numbering, then left out)."""
+    path = str(source.path)
+    rejects = f"{PREFIX}rej_{file_idx}"
+    con.execute(
+        f"""insert into {LINES}
+        select ?, ?, row_number() over (), line, null
+        from read_csv(?, columns = {{'line': 'varchar'}}, header = false, auto_detect = false,
+                      delim = '\x01', quote = '', escape = '', max_line_size = {_MAX_LINE},
+                      buffer_size = {2 * _MAX_LINE}, store_rejects = true,
+                      rejects_table = '{rejects}_errors', rejects_scan = '{rejects}_scans')""",
+        [path, file_idx, path],
+    )
+    # Lines DuckDB could not split as one field: kept as problems, numbered after the others.
+    con.execute(
+        f"""insert into {LINES}
+        select ?, ?, line, any_value(csv_line), 'the line could not be read: ' || string_agg(error_message, '; ')
+        from {rejects}_errors group by line""",
+        [path, file_idx],
+    )
+    con.execute(f"drop table if exists {rejects}_errors")
+    con.execute(f"drop table if exists {rejects}_scans")
+    (count,) = con.execute(
+        f"select count(*) from {LINES} where fi = ? and nullif(trim(raw), '') is not null", [file_idx]
+    ).fetchone()
+    return int(count)
+
+
+def parse(con: duckdb.DuckDBPyConnection, file_tables: dict[int, str | None]) -> None:
+    """Parse every staged line into `_hwl_dbz`: table, op, position, time, images, problems."""
+    record = _spec(_RECORD_FIELDS)
+    source = _spec(_SOURCE_FIELDS)
+
+    def is_env(level: str) -> str:
+        return f"({level}.op is not null or {level}.after is not null or {level}.before is not null)"
+
+    def unquote(expr: str) -> str:
+        # A JSON string holding JSON (a Kafka value dumped as text) becomes that JSON.
+        return (
+            f"case when json_type({expr}) = 'VARCHAR' then "
+            f"case when json_valid({expr} ->> '$') then json({expr} ->> '$') end else {expr} end"
+        )
+
+    def inner(level: str) -> str:
+        value = unquote(f"coalesce({level}.payload, {level}.value)")
+        return (
+            f"case when {level} is not null and not {is_env(level)} and json_type({value}) = 'OBJECT' "
+            f"then json_transform({value}, {record}) end"
+        )
+
+    file_table = " ".join(f"when {fi} then {lit(t)}" for fi, t in file_tables.items() if t)
+    file_table_sql = f"case fi {file_table} end" if file_table else "null"
+    key_tables = " ".join(
+        f"when json_exists(key_obj, {lit('$.' + t.key)}) then {lit(t.name)}" for t in TABLES.values()
+    )
+    key_of_table = " ".join(
+        f"when {lit(t.name)} then json_extract_string(key_obj, {lit('$.' + t.key)})" for t in TABLES.values()
+    )
+    contract = ", ".join(lit(t) for t in TABLE_NAMES)
+    ops = ", ".join(lit(o) for o in DEBEZIUM_OPS)
+
+    con.execute(
+        f"""create or replace temp table {EVENTS} as
+        with l as (
+            select file, fi, line, raw, problem as read_problem,
+                   json_valid(raw) as valid,
+                   case when json_valid(raw) and json_type(raw) = 'OBJECT' then json_transform(raw, {record}) end as l1
+            from {LINES}
+            where nullif(trim(raw), '') is not null
+        ),
+        l2 as (select *, {inner("l1")} as l2 from l),
+        l3 as (select *, {inner("l2")} as l3 from l2),
+        e as (
+            select *,
+                   case when {is_env("l1")} then l1 when {is_env("l2")} then l2 when {is_env("l3")} then l3 end as env,
+                   coalesce(l1.key, l2.key) as rec_key,
+                   coalesce(l1.topic, l2.topic) as topic,
+                   coalesce(l1."offset", l2."offset") as rec_offset,
+                   coalesce(l1.ts, l1."timestamp", l2.ts, l2."timestamp") as rec_ts
+            from l3
+        ),
+        s as (
+            select *,
+                   case when json_type(env.source) = 'OBJECT' then json_transform(env.source, {source}) end as src,
+                   {unquote("rec_key")} as key_json0
+            from e
+        ),
+        k as (
+            select *,
+                   case when json_type(key_json0) = 'OBJECT' and json_exists(key_json0, '$.payload')
+                        then {unquote("key_json0 -> '$.payload'")} else key_json0 end as key_json
+            from s
+        ),
+        t as (
+            select *,
+                   case when json_type(key_json) = 'OBJECT' then key_json end as key_obj,
+                   case when json_type(key_json) in ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')
+                        then key_json ->> '$' end as key_scalar
+            from k
+        ),
+        r as (
+            select *,
+                   lower(coalesce(
+                       nullif(split_part(src."table", '.', -1), ''),
+                       nullif(split_part(topic, '.', -1), ''),
+                       case when env is null then case {key_tables} end end,
+                       {file_table_sql}
+                   )) as tbl,
+                   case when env is null and rec_key is not null then 'd' else env.op end as op,
+                   coalesce(
+                       try_cast(src.sequence as bigint),
+                       try_cast(src.lsn as bigint),
+                       case when json_valid(src.sequence) and json_type(src.sequence) = 'ARRAY'
+                            then try_cast(json_extract_string(src.sequence, '$[#-1]') as bigint) end,
+                       case when regexp_matches(src.file, '\\.(\\d+)$') and try_cast(src.pos as bigint) is not null
+                            then try_cast(regexp_extract(src.file, '\\.(\\d+)$', 1) as bigint) * 1000000000000
+                                 + try_cast(src.pos as bigint) end,
+                       try_cast(src.pos as bigint),
+                       try_cast(src.scn as bigint),
+                       try_cast(rec_offset as bigint)
+                   ) as seq,
+                   try(make_timestamp(coalesce(
+                       try_cast(src.ts_us as bigint),
+                       try_cast(src.ts_ns as bigint) // 1000,
+                       try_cast(src.ts_ms as bigint) * 1000,
+                       try_cast(env.ts_us as bigint),
+                       try_cast(env.ts_ns as bigint) // 1000,
+                       try_cast(env.ts_ms as bigint) * 1000,
+                       try_cast(rec_ts as bigint) * 1000
+                   ))) as ts,
+                   case when json_type(env.before) = 'OBJECT' then env.before end as before_obj,
+                   case when json_type(env.after) = 'OBJECT' then env.after end as after_obj
+            from t
+        ),
+        p as (
+            select *,
+                   case
+                       when read_problem is not null then read_problem
+                       when not valid then 'the line is not valid JSON'
+                       when l1 is null then 'the line is not a JSON object'
+                       when env is null and rec_key is null
+                           then 'no change event on the line (no op, before or after, and no key for a tombstone)'
+                       when tbl is null
+                           then 'no table: source.table, the topic or the file name must name a contract table'
+                       when tbl not in ({contract}) then 'table ' || {lit("'")} || tbl || {lit("'")}
+                           || ' is not a contract table ({", ".join(TABLE_NAMES)})'
+                       when op is null or op not in ({ops}) then 'op ' || coalesce('''' || op || '''', 'null')
+                           || ' is not one of c, u, d, r'
+                       when op in ('c', 'u', 'r') and env.after is null then 'after is missing for op ''' || op || ''''
+                       when op in ('c', 'u', 'r') and after_obj is null then 'after is not a JSON object'
+                   end as problem,
+                   case
+                       when read_problem is not null then 'the line could not be read'
+                       when not valid then 'the line is not valid JSON'
+                       when l1 is null then 'the line is not a JSON object'
+                       when env is null and rec_key is null then 'no change event on the line'
+                       when tbl is null then 'no table'
+                       when tbl not in ({contract}) then 'not a contract table'
+                       when op is null or op not in ({ops}) then 'op is not one of c, u, d, r'
+                       when op in ('c', 'u', 'r') and env.after is null then 'after is missing'
+                       when op in ('c', 'u', 'r') and after_obj is null then 'after is not a JSON object'
+                   end as problem_rule
+            from r
+        )
+        select file, fi, line, raw,
+               case when tbl in ({contract}) then tbl end as tbl,
+               op, seq, ts, before_obj as before,
+               case when op = 'd' then before_obj when op in ('c', 'u', 'r') then after_obj end as image,
+               coalesce(case tbl {key_of_table} end,
+                   case when len(json_keys(key_obj)) = 1
+                        then json_extract_string(key_obj, '$.' || json_keys(key_obj)[1]) end,
+                   key_scalar) as tomb_key,
+               problem, problem_rule
+        from p"""
+    )
+
+
+def route(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Stage the events of each contract table into its raw table; return notes.
+
+    A c/u/r image without a contract column is schema drift: the load stops, naming the file,
+    the line and the column. Extra columns are left out, with a note.
+    """
+    notes: list[str] = []
+    for table in TABLES.values():
+        columns = list(table.columns)
+        listed = "[" + ", ".join(lit(c) for c in columns) + "]"
+        drift = con.execute(
+            f"""select file, line, list_filter({listed}, lambda x: not list_contains(keys, x))
+            from (select file, fi, line, json_keys(image) as keys from {EVENTS}
+                  where tbl = ? and problem is null and op in ('c', 'u', 'r'))
+            where len(list_filter({listed}, lambda x: not list_contains(keys, x))) > 0
+            order by fi, line limit 1""",
+            [table.name],
+        ).fetchone()
+        if drift:
+            file, line, missing = drift
+            raise HealthwatchError(
+                f"{file} line {line}: the {table.name} change has no column {', '.join(missing)} "
+                f"(the {table.name} contract: {', '.join(columns)})",
+                "add the column to the source table (or map it in the connector), then load again; "
+                "nothing was loaded",
+            )
+        extras = con.execute(
+            f"""select list(distinct x order by x) from (
+                select unnest(list_filter(json_keys(image), lambda x: not list_contains({listed}, x))) as x
+                from {EVENTS} where tbl = ? and problem is null and op in ('c', 'u', 'r'))""",
+            [table.name],
+        ).fetchone()[0]
+        if extras:
+            notes.append(f"Debezium {table.name}: extra columns ignored: {', '.join(extras)}")
+        spec = _spec(dict.fromkeys(columns, "VARCHAR"))
+        values = ", ".join(
+            f"coalesce(c.{ident(col)}, tomb_key)" if col == table.key else f"c.{ident(col)}"
+            for col in columns
+        )
+        con.execute(
+            f"""insert into {raw_table(table.name)}
+            select 'debezium', file, fi, line, op, seq, ts, before, problem, problem_rule, null, {values}
+            from (select *, case when image is not null then json_transform(image, {spec}) end as c
+                  from {EVENTS} where tbl = ?)""",
+            [table.name],
+        )
+    return notes
+
+
+def unrouted_count(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute(f"select count(*) from {EVENTS} where tbl is null").fetchone()[0])
