@@ -141,11 +141,35 @@ def run(
         bool, typer.Option("--full-refresh", help="Rebuild every table from the change tables.")
     ] = False,
 ) -> None:
-    """Process the change tables: signals, scores, alerts and CRM tasks."""
+    """Process the pending change rows (or rebuild everything): signals, scores, alerts and CRM tasks."""
     settings = load_settings()
     _require_warehouse(settings)
+    _process_changes(settings, full_refresh)
+
+
+def _process_changes(settings: Settings, full_refresh: bool = False, label: str = "Rescoring") -> None:
+    from healthwatch.batches import pending_batch, scope_summary
+
+    with connect(settings.warehouse) as con:
+        pending = pending_batch(con, full_refresh=full_refresh)
+    if not full_refresh and pending.total_rows == 0:
+        console.print("No pending change rows: nothing to do.")
+        return
+    tables = ", ".join(f"{table.split('.')[1]}: {rows:,}" for table, rows in pending.rows.items() if rows)
+    console.print(f"Pending change rows — {tables}")
     tags = {"healthwatch/full_refresh": "true"} if full_refresh else {}
-    _run_job(settings, "rescore_job", "Rescoring", tags)
+    _run_job(settings, "rescore_job", "Rebuilding" if full_refresh else label, tags)
+    with connect(settings.warehouse, read_only=True) as con:
+        scope = scope_summary(con)
+    if full_refresh:
+        console.print(
+            f"Rebuilt all {scope.changed_accounts + scope.rolled_accounts} accounts from {scope.first_day}"
+        )
+    else:
+        console.print(
+            f"Recomputed {scope.changed_accounts} accounts with changes (from {scope.first_day} at the earliest) "
+            f"and moved {scope.rolled_accounts} unchanged accounts on to the new day"
+        )
 
 
 @app.command()
@@ -213,7 +237,7 @@ def demo(
     _run_job(settings, "healthwatch_job", "Building everything")
     for day in range(1, n_stream + 1):
         _stream(settings, 1)
-        _run_job(settings, "rescore_job", f"Rescoring streamed day {day}/{n_stream}")
+        _process_changes(settings, label=f"Rescoring streamed day {day}/{n_stream}")
     _run_job(settings, "digest_job", "Digests")
     with connect(settings.warehouse, read_only=True) as con:
         print_summary(summarize(con), console)

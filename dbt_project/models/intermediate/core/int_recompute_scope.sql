@@ -80,6 +80,13 @@ rolled as (
 ),
 
 final as (
+    {%- if flags.FULL_REFRESH %}
+    -- a full refresh rebuilds every account from the start of the data
+    select accounts.account_id, clock.first_date as recompute_from, clock.first_date as usage_recompute_from,
+        true as has_changes
+    from accounts
+    cross join clock
+    {%- else %}
     select
         account_id,
         cast(min(recompute_from) as date) as recompute_from,
@@ -91,6 +98,7 @@ final as (
         select account_id, recompute_from, null as usage_recompute_from, false as has_changes from rolled
     ) as candidates
     group by account_id
+    {%- endif %}
 )
 
 select * from final

@@ -53,12 +53,12 @@ final as (
     select
         account_id,
         activity_date,
-        sum(occurrences) filter (where kind = 'payment_failure') as payment_failures,
-        sum(occurrences) filter (where kind = 'cancellation_request') as cancellation_requests,
-        sum(occurrences) filter (where kind = 'procurement_freeze') as procurement_freezes,
-        sum(occurrences) filter (where kind = 'budget_owner_change') as budget_owner_changes,
-        sum(occurrences) filter (where kind = 'champion_departure') as champion_departures,
-        sum(occurrences) filter (where kind = 'sponsor_departure') as sponsor_departures
+        cast(sum(occurrences) filter (where kind = 'payment_failure') as bigint) as payment_failures,
+        cast(sum(occurrences) filter (where kind = 'cancellation_request') as bigint) as cancellation_requests,
+        cast(sum(occurrences) filter (where kind = 'procurement_freeze') as bigint) as procurement_freezes,
+        cast(sum(occurrences) filter (where kind = 'budget_owner_change') as bigint) as budget_owner_changes,
+        cast(sum(occurrences) filter (where kind = 'champion_departure') as bigint) as champion_departures,
+        cast(sum(occurrences) filter (where kind = 'sponsor_departure') as bigint) as sponsor_departures
     from all_events
     group by account_id, activity_date
 )
