@@ -63,6 +63,7 @@ def build(con: duckdb.DuckDBPyConnection, start: datetime, now: datetime) -> dic
         chk = checked_table(name)
         key = ident(table.key)
         first_op = "r" if name in DIMENSIONS else "c"
+        # A fact's own time; a dimension's snapshot time (also for Debezium events without a time).
         ts = ident("t_" + FACT_TIME[name]) if name in FACT_TIME else f"timestamp {lit(str(start))}"
         head = f"{lit(table.system)}, {lit(name)}"
         con.execute(
@@ -87,12 +88,11 @@ def build(con: duckdb.DuckDBPyConnection, start: datetime, now: datetime) -> dic
             f"select count(*) from {OUT} where source_table = ? and kind = 'file'", [name]
         ).fetchone()
         repeats[name] = int(file_rows) - int(written)
-        fallback = ident("t_" + FACT_TIME[name]) if name in FACT_TIME else f"timestamp {lit(str(start))}"
         con.execute(
             f"""insert into {OUT}
             select {head}, 'debezium', _op, {key}, _before,
                    case when _op <> 'd' then {_after_json(name)} end,
-                   coalesce(_ts, case when _op <> 'd' then {fallback} end), _seq, _file_idx, _line, {RANK[name]}
+                   coalesce(_ts, case when _op <> 'd' then {ts} end), _seq, _file_idx, _line, {RANK[name]}
             from {chk} where len(_reasons) = 0 and _kind = 'debezium'"""
         )
     # A delete without a time: the latest time of its key in this load, else of the load, else now.

@@ -17,7 +17,7 @@ import duckdb
 from healthwatch.errors import HealthwatchError
 from healthwatch.loader.files import SourceFile
 from healthwatch.loader.rules import DEBEZIUM_OPS, TABLE_NAMES, TABLES, ident, lit
-from healthwatch.loader.staging import PREFIX, raw_table
+from healthwatch.loader.staging import PREFIX, raw_table, rejects_options, take_rejects
 
 LINES = f"{PREFIX}dbz_lines"
 EVENTS = f"{PREFIX}dbz"
@@ -64,21 +64,18 @@ def read_lines(con: duckdb.DuckDBPyConnection, source: SourceFile, file_idx: int
         select ?, ?, row_number() over (), line, null
         from read_csv(?, columns = {{'line': 'varchar'}}, header = false, auto_detect = false,
                       delim = '\x01', quote = '', escape = '', max_line_size = {_MAX_LINE},
-                      buffer_size = {2 * _MAX_LINE}, store_rejects = true,
-                      rejects_table = '{rejects}_errors', rejects_scan = '{rejects}_scans')""",
+                      buffer_size = {2 * _MAX_LINE}, {rejects_options(rejects)})""",
         [path, file_idx, path],
     )
-    # Lines DuckDB could not split as one field: kept as problems, numbered after the others.
+    # Lines DuckDB could not read as one field are kept as problems, at their own line number.
+    lines = take_rejects(con, rejects, LINES, file_idx, line="line", file="fi")
     con.execute(
-        f"""insert into {LINES}
-        select ?, ?, line, any_value(csv_line), 'the line could not be read: ' || string_agg(error_message, '; ')
-        from {rejects}_errors group by line""",
+        f"insert into {LINES} select ?, ?, line, csv_line, 'the line could not be read: ' || message from {lines}",
         [path, file_idx],
     )
-    con.execute(f"drop table if exists {rejects}_errors")
-    con.execute(f"drop table if exists {rejects}_scans")
     (count,) = con.execute(
-        f"select count(*) from {LINES} where fi = ? and nullif(trim(raw), '') is not null", [file_idx]
+        f"select count(*) from {LINES} where fi = ? and raw is not null and (strlen(raw) > 8 or trim(raw) <> '')",
+        [file_idx],
     ).fetchone()
     return int(count)
 
@@ -120,10 +117,9 @@ def parse(con: duckdb.DuckDBPyConnection, file_tables: dict[int, str | None]) ->
         f"""create or replace temp table {EVENTS} as
         with l as (
             select file, fi, line, raw, problem as read_problem,
-                   json_valid(raw) as valid,
-                   case when json_valid(raw) and json_type(raw) = 'OBJECT' then json_transform(raw, {record}) end as l1
+                   try(json_transform(raw, {record})) as l1
             from {LINES}
-            where nullif(trim(raw), '') is not null
+            where raw is not null and (strlen(raw) > 8 or trim(raw) <> '')
         ),
         l2 as (select *, {inner("l1")} as l2 from l),
         l3 as (select *, {inner("l2")} as l3 from l2),
@@ -131,6 +127,9 @@ def parse(con: duckdb.DuckDBPyConnection, file_tables: dict[int, str | None]) ->
             select *,
                    case when {is_env("l1")} then l1 when {is_env("l2")} then l2 when {is_env("l3")} then l3 end as env,
                    coalesce(l1.key, l2.key) as rec_key,
+                   -- a tombstone: a record with a key whose value is null (or absent)
+                   coalesce(l1.key, l2.key) is not null and coalesce(l1.payload, l1.value) is null
+                       and not {is_env("l1")} as tombstone,
                    coalesce(l1.topic, l2.topic) as topic,
                    coalesce(l1."offset", l2."offset") as rec_offset,
                    coalesce(l1.ts, l1."timestamp", l2.ts, l2."timestamp") as rec_ts
@@ -160,10 +159,10 @@ def parse(con: duckdb.DuckDBPyConnection, file_tables: dict[int, str | None]) ->
                    lower(coalesce(
                        nullif(split_part(src."table", '.', -1), ''),
                        nullif(split_part(topic, '.', -1), ''),
-                       case when env is null then case {key_tables} end end,
+                       case when tombstone then case {key_tables} end end,
                        {file_table_sql}
                    )) as tbl,
-                   case when env is null and rec_key is not null then 'd' else env.op end as op,
+                   case when tombstone then 'd' else env.op end as op,
                    coalesce(
                        try_cast(src.sequence as bigint),
                        try_cast(src.lsn as bigint),
@@ -193,9 +192,10 @@ def parse(con: duckdb.DuckDBPyConnection, file_tables: dict[int, str | None]) ->
             select *,
                    case
                        when read_problem is not null then read_problem
-                       when not valid then 'the line is not valid JSON'
-                       when l1 is null then 'the line is not a JSON object'
-                       when env is null and rec_key is null
+                       when l1 is null or (env is null and not tombstone and json_type(case when l1 is not null then raw end) <> 'OBJECT')
+                           then case when json_valid(raw) then 'the line is not a JSON object'
+                                     else 'the line is not valid JSON' end
+                       when env is null and not tombstone
                            then 'no change event on the line (no op, before or after, and no key for a tombstone)'
                        when tbl is null
                            then 'no table: source.table, the topic or the file name must name a contract table'
@@ -208,9 +208,10 @@ def parse(con: duckdb.DuckDBPyConnection, file_tables: dict[int, str | None]) ->
                    end as problem,
                    case
                        when read_problem is not null then 'the line could not be read'
-                       when not valid then 'the line is not valid JSON'
-                       when l1 is null then 'the line is not a JSON object'
-                       when env is null and rec_key is null then 'no change event on the line'
+                       when l1 is null or (env is null and not tombstone and json_type(case when l1 is not null then raw end) <> 'OBJECT')
+                           then case when json_valid(raw) then 'the line is not a JSON object'
+                                     else 'the line is not valid JSON' end
+                       when env is null and not tombstone then 'no change event on the line'
                        when tbl is null then 'no table'
                        when tbl not in ({contract}) then 'not a contract table'
                        when op is null or op not in ({ops}) then 'op is not one of c, u, d, r'
@@ -219,7 +220,7 @@ def parse(con: duckdb.DuckDBPyConnection, file_tables: dict[int, str | None]) ->
                    end as problem_rule
             from r
         )
-        select file, fi, line, raw,
+        select file, fi, line,
                case when tbl in ({contract}) then tbl end as tbl,
                op, seq, ts, before_obj as before,
                case when op = 'd' then before_obj when op in ('c', 'u', 'r') then after_obj end as image,

@@ -14,6 +14,7 @@ import duckdb
 
 from healthwatch.errors import HealthwatchError
 from healthwatch.loader.rules import TABLES, ident, lit
+from healthwatch.loader.staging import quiet
 from healthwatch.warehouse import SOURCE_SYSTEMS, change_table, require_tables
 
 ExportFormat = Literal["csv", "parquet", "debezium"]
@@ -34,19 +35,19 @@ def export_extracts(con: duckdb.DuckDBPyConnection, folder: Path, *, fmt: Export
         raise HealthwatchError(f"cannot export to {folder}: it is a file", "give a folder")
     folder.mkdir(parents=True, exist_ok=True)
     if fmt == "debezium":
+        targets = {f"{s}_changes.jsonl": _change_log(s) for s in SOURCE_SYSTEMS}
+    else:
+        targets = {f"{name}.{fmt}": _table_rows(name) for name in TABLES}
+    with quiet(con):
         return {
-            f"{system}_changes.jsonl": _copy(
-                con, _change_log(system), folder / f"{system}_changes.jsonl", "json"
-            )
-            for system in SOURCE_SYSTEMS
+            file: _copy(con, query, folder / file, "json" if fmt == "debezium" else fmt)
+            for file, query in targets.items()
         }
-    return {f"{name}.{fmt}": _copy(con, _table_rows(name), folder / f"{name}.{fmt}", fmt) for name in TABLES}
 
 
 def _copy(con: duckdb.DuckDBPyConnection, query: str, target: Path, fmt: str) -> int:
     options = {"csv": "format csv, header true", "parquet": "format parquet", "json": "format json"}[fmt]
-    con.execute(f"copy ({query}) to {lit(str(target))} ({options})")
-    (count,) = con.execute(f"select count(*) from ({query})").fetchone()
+    (count,) = con.execute(f"copy ({query}) to {lit(str(target))} ({options})").fetchone()
     return int(count)
 
 

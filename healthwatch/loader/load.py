@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from healthwatch.loader import changes, debezium, quarantine, tabular
-from healthwatch.loader.files import discover
+from healthwatch.loader.files import SourceFile, discover
 from healthwatch.loader.report import FileReport, LoadReport, TableReport
 from healthwatch.loader.rules import TABLES, ident
 from healthwatch.loader.staging import (
@@ -17,6 +17,7 @@ from healthwatch.loader.staging import (
     checked_table,
     create_raw_tables,
     drop_temp_tables,
+    quiet,
 )
 from healthwatch.warehouse import ensure_change_tables
 
@@ -42,72 +43,80 @@ def load_path(
     """Load a folder (or one file) of contract-shaped CSV / Parquet extracts and Debezium JSON lines.
 
     Every row is checked against the source contract; good rows become change rows in
-    `cdc.<system>_changes`, bad rows go to `quarantine.<table>` with a reason. A file whose
-    header lacks a contract column, or an unknown file name, stops the load before anything is
-    written; any failure leaves the warehouse as it was.
+    `cdc.<system>_changes`, bad rows go to `quarantine.<table>` with a reason. An unknown file
+    name or a file without a contract column stops the load before anything is written; any
+    failure leaves the warehouse as it was (one transaction). `progress(step, done, total)` is
+    called as files are read and tables checked.
     """
     started = time.monotonic()
     path = Path(path)
-    ingested_at = utc_naive(now)
+    report = LoadReport(path=path, ingested_at=utc_naive(now))
     files, notes = discover(path)
-    headers = {i: tabular.read_header(con, f) for i, f in enumerate(files) if f.format != "debezium"}
-    for i, header in headers.items():
-        if header.extra:
-            notes.append(f"{files[i].name}: extra columns ignored: {', '.join(header.extra)}")
+    report.notes.extend(notes)
     steps = len(files) + len(TABLES) + 2
 
-    def tick(label: str, done: int) -> None:
+    def tick(step: str, done: int) -> None:
         if progress is not None:
-            progress(label, done, steps)
+            progress(step, done, steps)
 
-    report = LoadReport(path=path, ingested_at=ingested_at, notes=notes)
-    con.begin()
-    try:
-        ensure_change_tables(con)
-        create_raw_tables(con)
-        debezium.create_tables(con)
-        for i, source in enumerate(files):
-            tick(f"reading {source.name}", i)
-            if source.format == "debezium":
-                rows = debezium.read_lines(con, source, i)
-            else:
-                rows = tabular.stage(con, source, i, headers[i])
-            extra = tuple(headers[i].extra) if i in headers else ()
-            report.files.append(FileReport(source.path, source.format, source.table, rows, extra))
-        debezium.parse(con, {i: f.table for i, f in enumerate(files) if f.format == "debezium"})
-        report.notes.extend(debezium.route(con))
-        done = len(files)
-        for name, table in TABLES.items():
-            tick(f"checking {name}", done)
-            done += 1
-            check_table(con, table, account_check=name != "accounts")
-            if name == "accounts":
-                _known_accounts(con)
-        tick("writing change rows", done)
-        start = changes.load_start(con, ingested_at)
-        repeats = changes.build(con, start, ingested_at)
-        replayed = changes.drop_replayed(con)
-        report.change_rows, write_notes = changes.write(con, ingested_at)
-        report.notes.extend(write_notes)
-        unrouted = debezium.unrouted_count(con)
-        quarantine.write(con, ingested_at, with_unrouted=unrouted > 0)
-        for name in TABLES:
-            report.tables[name] = _table_report(con, name, repeats.get(name, 0) + replayed.get(name, 0))
-        if unrouted:
-            report.tables[debezium.UNROUTED] = _unrouted_report(con, unrouted)
-            report.notes.append(
-                f"{unrouted} Debezium lines name no contract table or do not parse: "
-                f"quarantine.{debezium.UNROUTED}"
-            )
-        tick("committing", done + 1)
-        drop_temp_tables(con)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+    with quiet(con):
+        headers = {i: tabular.read_header(con, f) for i, f in enumerate(files) if f.format != "debezium"}
+        for i, header in headers.items():
+            if header.extra:
+                report.notes.append(f"{files[i].name}: extra columns ignored: {', '.join(header.extra)}")
+        con.begin()
+        try:
+            _load(con, files, headers, report, tick)
+            drop_temp_tables(con)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
     report.seconds = time.monotonic() - started
     tick("done", steps)
     return report
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    files: list[SourceFile],
+    headers: dict[int, tabular.Header],
+    report: LoadReport,
+    tick: Callable[[str, int], None],
+) -> None:
+    now = report.ingested_at
+    ensure_change_tables(con)
+    create_raw_tables(con)
+    debezium.create_tables(con)
+    for i, source in enumerate(files):
+        tick(f"reading {source.name}", i)
+        if source.format == "debezium":
+            rows = debezium.read_lines(con, source, i)
+        else:
+            rows = tabular.stage(con, source, i, headers[i])
+        extra = tuple(headers[i].extra) if i in headers else ()
+        report.files.append(FileReport(source.path, source.format, source.table, rows, extra))
+    debezium.parse(con, {i: f.table for i, f in enumerate(files) if f.format == "debezium"})
+    report.notes.extend(debezium.route(con))
+    done = len(files)
+    for name in sorted(TABLES, key=lambda n: n != "accounts"):  # the others are checked against accounts
+        tick(f"checking {name}", done)
+        done += 1
+        check_table(con, TABLES[name], account_check=name != "accounts")
+        if name == "accounts":
+            _known_accounts(con)
+    tick("writing change rows", done)
+    repeats = changes.build(con, changes.load_start(con, now), now)
+    replayed = changes.drop_replayed(con)
+    report.change_rows, write_notes = changes.write(con, now)
+    report.notes.extend(write_notes)
+    unrouted = debezium.unrouted_count(con)
+    quarantine.write(con, now, with_unrouted=unrouted > 0)
+    for name in TABLES:
+        report.tables[name] = _table_report(con, name, repeats.get(name, 0) + replayed.get(name, 0))
+    if unrouted:
+        report.tables[debezium.UNROUTED] = _unrouted_report(con, unrouted)
+    tick("committing", done + 1)
 
 
 def _known_accounts(con: duckdb.DuckDBPyConnection) -> None:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import duckdb
 
-from healthwatch.loader.debezium import EVENTS, UNROUTED
+from healthwatch.loader.debezium import EVENTS, LINES, UNROUTED
 from healthwatch.loader.rules import TABLES, ident, lit
 from healthwatch.loader.staging import checked_table
 
@@ -39,7 +39,7 @@ def write(con: duckdb.DuckDBPyConnection, at: datetime, *, with_unrouted: bool) 
             select {stamp}, c._file, c._line, array_to_string(c._reasons, '; '),
                    coalesce(c._raw, d.raw, cast(to_json(struct_pack({values})) as varchar))
             from {checked_table(name)} c
-            left join {EVENTS} d on c._kind = 'debezium' and d.fi = c._file_idx and d.line = c._line
+            left join {LINES} d on c._kind = 'debezium' and d.fi = c._file_idx and d.line = c._line
             where len(c._reasons) > 0
             order by c._file_idx, c._line"""
         )
@@ -47,5 +47,7 @@ def write(con: duckdb.DuckDBPyConnection, at: datetime, *, with_unrouted: bool) 
         ensure(con, UNROUTED)
         con.execute(
             f"""insert into {table_name(UNROUTED)} {_INSERT}
-            select {stamp}, file, line, problem, raw from {EVENTS} where tbl is null order by fi, line"""
+            select {stamp}, e.file, e.line, e.problem, l.raw
+            from {EVENTS} e join {LINES} l using (fi, line)
+            where e.tbl is null order by e.fi, e.line"""
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 class FileReport:
     path: Path
     format: str  # csv | parquet | debezium
-    table: str | None  # the contract table of a CSV / Parquet file; None for Debezium lines
+    table: str | None  # the contract table the file is named after (Debezium lines: if any)
     rows: int  # rows (CSV / Parquet) or non-blank lines (Debezium) read
     extra_columns: tuple[str, ...] = ()
 
@@ -23,7 +23,9 @@ class TableReport:
     rows_loaded: int
     rows_quarantined: int
     top_reasons: tuple[tuple[str, int], ...] = ()  # (rule, rows), most frequent first
-    repeats: int = 0  # loaded rows that repeat a version already written (not written again)
+    # loaded rows not written again: a file row repeating the version before it, or a Debezium
+    # event already in the warehouse or earlier in the load (same table, key and position)
+    repeats: int = 0
 
     @property
     def quarantine_table(self) -> str:
@@ -59,10 +61,12 @@ class LoadReport:
     def summary_lines(self) -> list[str]:
         """The report as plain lines, for the CLI."""
         lines = [
-            f"Loaded {self.path}: {len(self.files)} files, {self.rows_read:,} rows read, "
+            f"Loaded {self.path}: {len(self.files)} file{'s' if len(self.files) != 1 else ''}, {self.rows_read:,} rows read, "
             f"{self.rows_loaded:,} loaded, {self.rows_quarantined:,} quarantined, "
             f"{self.change_rows_written:,} change rows written in {self.seconds:.1f} s",
         ]
+        if self.files:
+            lines.append("  files: " + ", ".join(f"{f.path.name} ({f.rows:,})" for f in self.files))
         for report in self.tables.values():
             if not report.rows_read:
                 continue
@@ -71,7 +75,7 @@ class LoadReport:
                 reasons = "; ".join(f"{rule} ({n:,})" for rule, n in report.top_reasons)
                 line += f", {report.rows_quarantined:,} quarantined in {report.quarantine_table}: {reasons}"
             if report.repeats:
-                line += f", {report.repeats:,} repeats not written again"
+                line += f", {report.repeats:,} duplicates not written again"
             lines.append(line)
         written = ", ".join(f"{table} +{n:,}" for table, n in self.change_rows.items() if n)
         if written:

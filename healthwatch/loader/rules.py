@@ -80,9 +80,9 @@ def shown(expr: str) -> str:
     return f"'''' || left({expr}, 60) || case when length({expr}) > 60 then '…' else '' end || ''''"
 
 
-def present(table: SourceTable, column: str) -> str:
+def present(table: SourceTable, column: str, alias: str | None = "r") -> str:
     """The raw text of a column, empty meaning missing for every type but text."""
-    raw = f"r.{ident(column)}"
+    raw = f"{alias}.{ident(column)}" if alias else ident(column)
     return raw if table.columns[column] == "varchar" else f"nullif(trim({raw}), '')"
 
 
@@ -100,9 +100,11 @@ def typed(kind: str, v: str) -> str:
         return f"try_cast({v} as boolean)"
     if kind == "timestamp":
         number = f"try_cast({v} as double)"
-        # Epoch numbers (Debezium encodes timestamps so): seconds, ms, µs or ns by magnitude.
+        # Epoch numbers (Debezium encodes timestamps so): seconds, ms, µs or ns by magnitude; a
+        # small number (before 1973 as seconds: a day count, a year...) is not taken as a time.
         micros = (
-            f"case when abs({number}) < 1e11 then {number} * 1e6 when abs({number}) < 1e14 then {number} * 1e3 "
+            f"case when abs({number}) < 1e8 then null "
+            f"when abs({number}) < 1e11 then {number} * 1e6 when abs({number}) < 1e14 then {number} * 1e3 "
             f"when abs({number}) < 1e17 then {number} else {number} / 1e3 end"
         )
         return (
@@ -118,7 +120,8 @@ def typed(kind: str, v: str) -> str:
             f"else try_cast({v} as date) end"
         )
     if kind == "json":
-        return f"case when json_valid({v}) and json_type({v}) = 'OBJECT' then json({v}) end"
+        # One parse: only an object is accepted (nested values are re-serialized on write).
+        return f"case when left(ltrim({v}), 1) = '{{' then try_cast({v} as json) end"
     raise ValueError(f"no loader type for {kind!r}")
 
 
@@ -180,8 +183,8 @@ def column_checks(table: SourceTable, *, account_check: bool) -> list[Check]:
         bounds = BOUNDS.get((table.name, column))
         if bounds:
             checks.append(_bounds_check(name, t, bounds))
-        for key in JSON_NON_NEGATIVE.get((table.name, column), ()):
-            inner = f"json_extract_string({t}, {lit('$.' + key)})"
+        for i, key in enumerate(JSON_NON_NEGATIVE.get((table.name, column), ()), start=1):
+            inner = f"{ident('j_' + column)}[{i}]"
             number = f"try_cast({inner} as double)"
             label = f"{column}.{key}"
             checks.append(
@@ -199,7 +202,7 @@ def column_checks(table: SourceTable, *, account_check: bool) -> list[Check]:
                 )
             )
     if account_check and "account_id" in table.columns and table.name != "accounts":
-        v = present(table, "account_id")
+        v = f"nullif(trim(r.{ident('account_id')}), '')"
         checks.append(Check(f"{v} is null", lit("account_id is missing"), "account_id is missing"))
         checks.append(
             Check(
@@ -226,6 +229,17 @@ def _bounds_check(name: str, t: str, bounds: tuple[float | None, float | None]) 
         f"{lit(name + ' ')} || {value} || {lit(' outside ' + span)}",
         f"{name} outside {span}",
     )
+
+
+def json_members(table: SourceTable) -> list[str]:
+    """SQL for the checked numbers inside JSON columns, one list per column (`j_<column>`), one parse."""
+    out = []
+    for column in table.columns:
+        keys = JSON_NON_NEGATIVE.get((table.name, column))
+        if keys:
+            paths = ", ".join(lit("$." + k) for k in keys)
+            out.append(f"json_extract_string({ident('t_' + column)}, [{paths}]) as {ident('j_' + column)}")
+    return out
 
 
 def key_check(table: SourceTable) -> Check:

@@ -5,10 +5,23 @@ plus where it came from; Debezium rows also carry their op, position, time and `
 `_hwl_chk_<table>` adds the typed values and the list of reasons (empty = clean).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import duckdb
 
 from healthwatch.contract import SourceTable
-from healthwatch.loader.rules import TABLES, Check, column_checks, ident, key_check, lit, typed
+from healthwatch.loader.rules import (
+    TABLES,
+    Check,
+    column_checks,
+    ident,
+    json_members,
+    key_check,
+    lit,
+    present,
+    typed,
+)
 
 PREFIX = "_hwl_"
 KNOWN_ACCOUNTS = f"{PREFIX}known_accounts"
@@ -28,19 +41,6 @@ META_COLUMNS = """
     _problem_rule varchar,
     _raw varchar
 """
-META_NAMES = (
-    "_kind",
-    "_file",
-    "_file_idx",
-    "_line",
-    "_op",
-    "_seq",
-    "_ts",
-    "_before",
-    "_problem",
-    "_problem_rule",
-    "_raw",
-)
 
 
 def raw_table(name: str) -> str:
@@ -64,7 +64,7 @@ def check_table(con: duckdb.DuckDBPyConnection, table: SourceTable, *, account_c
     quarantined for it alone.
     """
     typed_columns = ",\n".join(
-        f"{typed(kind, _present_sql(table, column))} as {ident('t_' + column)}"
+        f"{typed(kind, present(table, column, alias=None))} as {ident('t_' + column)}"
         for column, kind in table.columns.items()
     )
     body_checks = column_checks(table, account_check=account_check)
@@ -90,18 +90,50 @@ def check_table(con: duckdb.DuckDBPyConnection, table: SourceTable, *, account_c
         join = f"left join {KNOWN_ACCOUNTS} k on k.account_id = r.{ident('account_id')}"
     con.execute(
         f"""create or replace temp table {checked_table(table.name)} as
-        with r as (
+        with t as (
             select *, {typed_columns}
             from {raw_table(table.name)}
-        )
+        ),
+        r as (select {", ".join(["*", *json_members(table)])} from t)
         select r.*, {listed("reason")} as _reasons, {listed("rule")} as _rules
         from r {join}"""
     )
 
 
-def _present_sql(table: SourceTable, column: str) -> str:
-    raw = ident(column)
-    return raw if table.columns[column] == "varchar" else f"nullif(trim({raw}), '')"
+def rejects_options(name: str) -> str:
+    """read_csv options keeping the lines DuckDB cannot read in `<name>_errors` instead of failing."""
+    return f"store_rejects = true, rejects_table = '{name}_errors', rejects_scan = '{name}_scans'"
+
+
+def take_rejects(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    target: str,
+    file_idx: int,
+    *,
+    line: str = "_line",
+    file: str = "_file_idx",
+) -> str:
+    """Number the file's rows as records of the file, rejected ones included, and leave the
+    rejected records (line, csv_line, message) in the temp table returned."""
+    rejects = f"{name}_lines"
+    con.execute(
+        f"""create or replace temp table {rejects} as
+        select line, any_value(csv_line) as csv_line, string_agg(distinct error_message, '; ') as message
+        from {name}_errors group by line"""
+    )
+    con.execute(f"drop table if exists {name}_errors")
+    con.execute(f"drop table if exists {name}_scans")
+    # Rows were numbered as if no record was rejected: the b-th readable record moves down by the
+    # rejected records before it, i.e. those r_i (i-th in order) with r_i - i < b.
+    con.execute(
+        f"""update {target} t set {line} = t.{line} + (
+            select count(*) from (select line - row_number() over (order by line) as g from {rejects})
+            where g < t.{line})
+        where t.{file} = ?""",
+        [file_idx],
+    )
+    return rejects
 
 
 def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -110,3 +142,14 @@ def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     for (name,) in rows:
         con.execute(f"drop table if exists temp.{ident(name)}")
+
+
+@contextmanager
+def quiet(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """No DuckDB progress bar on stdout while we run (callers show their own); restored after."""
+    (before,) = con.execute("select current_setting('enable_progress_bar')").fetchone()
+    con.execute("set enable_progress_bar = false")
+    try:
+        yield
+    finally:
+        con.execute(f"set enable_progress_bar = {'true' if before else 'false'}")

@@ -6,14 +6,19 @@ DuckDB's message. Parquet columns keep their values, written as text (time zones
 values as JSON).
 """
 
+import csv
+import gzip
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
 from healthwatch.errors import HealthwatchError
 from healthwatch.loader.files import SourceFile
 from healthwatch.loader.rules import TABLES, ident, lit
-from healthwatch.loader.staging import PREFIX, raw_table
+from healthwatch.loader.staging import PREFIX, raw_table, rejects_options, take_rejects
+
+_DELIMITERS = (",", ";", "\t", "|")
 
 
 @dataclass(frozen=True)
@@ -21,32 +26,67 @@ class Header:
     mapping: dict[str, str]  # contract column -> column name in the file
     extra: list[str]
     types: dict[str, str]  # file column -> DuckDB type
+    delimiter: str = ","
 
 
-def _reader(source: SourceFile, *, rejects: str | None = None) -> str:
+def _reader(source: SourceFile, header: Header | None = None, *, rejects: str | None = None) -> str:
     path = lit(str(source.path))
     if source.format == "parquet":
         return f"read_parquet({path}, file_row_number = true)"
-    options = "header = true, all_varchar = true, allow_quoted_nulls = false"
+    assert header is not None
+    # The header is read here, not sniffed: every column is text, the delimiter is the header's,
+    # quotes are RFC 4180; a line of another shape is rejected (and quarantined), never guessed.
+    columns = "{" + ", ".join(f"{lit(name)}: 'VARCHAR'" for name in header.types) + "}"
+    options = (
+        f"header = true, auto_detect = false, columns = {columns}, delim = {lit(header.delimiter)}, "
+        "quote = '\"', escape = '\"', allow_quoted_nulls = false"
+    )
     if rejects:
-        options += (
-            f", store_rejects = true, rejects_table = '{rejects}_errors', rejects_scan = '{rejects}_scans'"
-        )
+        options += f", {rejects_options(rejects)}"
     return f"read_csv({path}, {options})"
+
+
+def _csv_columns(path: Path) -> tuple[list[str], str]:
+    """The header row's names (made unique) and the delimiter it uses."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HealthwatchError(
+            f"cannot read {path}: {exc}", "save it as UTF-8 CSV with a header row"
+        ) from exc
+    if not first.strip():
+        raise HealthwatchError(
+            f"cannot load {path}: it has no header row", "write the column names on the first line"
+        )
+    delimiter = max(_DELIMITERS, key=first.count)
+    names: list[str] = []
+    for i, raw in enumerate(next(csv.reader([first], delimiter=delimiter))):
+        name = raw.strip() or f"column{i + 1}"
+        while name.lower() in {n.lower() for n in names}:
+            name += "_2"
+        names.append(name)
+    return names, delimiter
 
 
 def read_header(con: duckdb.DuckDBPyConnection, source: SourceFile) -> Header:
     """The file's columns against its table's contract; a missing column stops the load."""
     assert source.table is not None
     table = TABLES[source.table]
-    try:
-        described = con.execute(f"describe select * from {_reader(source)}").fetchall()
-    except duckdb.Error as exc:
-        raise HealthwatchError(
-            f"cannot read {source.path}: {str(exc).splitlines()[0]}",
-            f"check that it is a {source.format.upper()} file with a header row",
-        ) from exc
-    types = {name: kind for name, kind, *_ in described if name != "file_row_number"}
+    if source.format == "csv":
+        names, delimiter = _csv_columns(source.path)
+        types = dict.fromkeys(names, "VARCHAR")
+    else:
+        delimiter = ","
+        try:
+            described = con.execute(f"describe select * from {_reader(source)}").fetchall()
+        except duckdb.Error as exc:
+            raise HealthwatchError(
+                f"cannot read {source.path}: {str(exc).splitlines()[0]}",
+                "check that it is a Parquet file",
+            ) from exc
+        types = {name: kind for name, kind, *_ in described if name != "file_row_number"}
     by_lower = {name.strip().lower(): name for name in types}
     missing = [c for c in table.columns if c not in by_lower]
     if missing:
@@ -58,7 +98,7 @@ def read_header(con: duckdb.DuckDBPyConnection, source: SourceFile) -> Header:
         )
     mapping = {c: by_lower[c] for c in table.columns}
     extra = [name for name in types if name.strip().lower() not in table.columns]
-    return Header(mapping, extra, types)
+    return Header(mapping, extra, types, delimiter)
 
 
 def stage(con: duckdb.DuckDBPyConnection, source: SourceFile, file_idx: int, header: Header) -> int:
@@ -75,21 +115,18 @@ def stage(con: duckdb.DuckDBPyConnection, source: SourceFile, file_idx: int, hea
     con.execute(
         f"""insert into {target} (_kind, _file, _file_idx, _line, {columns})
         select 'file', ?, ?, {line}, {values}
-        from {_reader(source, rejects=rejects if source.format == "csv" else None)}""",
+        from {_reader(source, header, rejects=rejects if source.format == "csv" else None)}""",
         [path, file_idx],
     )
     if source.format == "csv":
+        lines = take_rejects(con, rejects, target, file_idx)
         con.execute(
             f"""insert into {target} (_kind, _file, _file_idx, _line, _problem, _problem_rule, _raw)
-            select 'file', ?, ?, line,
-                   'the line could not be read as CSV: ' || string_agg(error_message, '; '),
-                   'the line could not be read as CSV',
-                   to_json(struct_pack(csv_line := any_value(csv_line)))::varchar
-            from {rejects}_errors group by line""",
+            select 'file', ?, ?, line, 'the line could not be read as CSV: ' || message,
+                   'the line could not be read as CSV', to_json(struct_pack(csv_line := csv_line))::varchar
+            from {lines}""",
             [path, file_idx],
         )
-        con.execute(f"drop table if exists {rejects}_errors")
-        con.execute(f"drop table if exists {rejects}_scans")
     (count,) = con.execute(f"select count(*) from {target} where _file_idx = ?", [file_idx]).fetchone()
     return int(count)
 
