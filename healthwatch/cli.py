@@ -190,6 +190,56 @@ def send() -> None:
     console.print(f"Mails rendered without SENDGRID_API_KEY are in {settings.outbox_dir}")
 
 
+@app.command()
+def load(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A folder of accounts.csv, events.parquet, ... or Debezium *.jsonl files, or one file."
+        ),
+    ],
+) -> None:
+    """Load contract-shaped CSV / Parquet extracts or Debezium JSON lines, validating every row.
+
+    Bad rows go to quarantine.<table> with the reason; good rows become change rows for `healthwatch run`.
+    """
+    from healthwatch.loader import load_path
+
+    settings = load_settings()
+    progress = Progress(
+        TextColumn("[bold]Loading[/] {task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    )
+    with connect(settings.warehouse) as con, progress:
+        task = progress.add_task("", total=None)
+        report = load_path(
+            con,
+            path,
+            progress=lambda step, done, total: progress.update(
+                task, description=step, completed=done, total=total
+            ),
+        )
+    for line in report.summary_lines():
+        console.print(line, highlight=False)
+    console.print("Next: `healthwatch run` processes the new change rows.")
+
+
+@export_app.command("extracts")
+def export_extracts(
+    out: Annotated[Path, typer.Option(help="Folder to write the files to.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or debezium.")] = "csv",
+) -> None:
+    """Write the warehouse's sources as contract-shaped files (current state) or its change log as Debezium JSON."""
+    from healthwatch.loader import export_extracts as write_extracts
+
+    if fmt not in ("csv", "parquet", "debezium"):
+        raise HealthwatchError(f"unknown format {fmt!r}", "use --format csv, parquet or debezium")
+    settings = load_settings()
+    _require_warehouse(settings)
+    with connect(settings.warehouse, read_only=True) as con:
+        written = write_extracts(con, out, fmt=fmt)  # type: ignore[arg-type]
+    console.print(f"Wrote {sum(written.values()):,} rows in {len(written)} files to {out}")
+
+
 @export_app.command("crm-tasks")
 def export_crm_tasks(
     out: Annotated[
