@@ -30,7 +30,7 @@ def dbt_vars(settings: Settings) -> dict[str, object]:
 def dbt_cli_args(command: str, settings: Settings, full_refresh: bool = False) -> list[str]:
     """Arguments for one dbt command. The vars are serialised the same way every time, because
     dbt drops its partial parse when they change (STACK.md trap 4)."""
-    args = [command, "--vars", json.dumps(dbt_vars(settings), sort_keys=True)]
+    args = [*command.split(), "--vars", json.dumps(dbt_vars(settings), sort_keys=True)]
     if full_refresh:
         args.append("--full-refresh")
     return args

@@ -15,7 +15,7 @@ def dbt(command: str, settings: Settings, target: Path, *extra: str, full_refres
     args = [DBT_EXECUTABLE, *dbt_cli_args(command, settings, full_refresh=full_refresh)]
     args += ["--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), *extra]
     result = subprocess.run(args, cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
 
 
 def build_signals(settings: Settings, target: Path, full_refresh: bool = False) -> ScopeSummary:
