@@ -120,6 +120,14 @@ TEMPLATES: dict[str, tuple[str, Render]] = {
             "{n} core features used in 28 days",
         ),
     ),
+    "core_features_abandoned_28d": (
+        "core features abandoned",
+        _count(
+            "no core feature abandoned",
+            "1 core feature used last month and not since",
+            "{n} core features used last month and not since",
+        ),
+    ),
     "session_minutes_7d_change": ("session time vs normal", _change("session time")),
     "days_since_last_login": ("last login", _days_since_login),
     "api_error_rate_7d": ("API error rate", lambda v, row: f"API error rate {v * 100:.1f}% over 7 days"),
@@ -154,6 +162,14 @@ TEMPLATES: dict[str, tuple[str, Render]] = {
             "no negative-sentiment tickets in 28 days",
             "1 negative-sentiment ticket in 28 days",
             "{n} negative-sentiment tickets in 28 days",
+        ),
+    ),
+    "tickets_repeat_28d": (
+        "repeat issues",
+        _count(
+            "no repeat issues in 28 days",
+            "1 repeat issue in 28 days",
+            "{n} repeat issues in 28 days",
         ),
     ),
     "ticket_sentiment_avg_28d": ("ticket sentiment", _sentiment),

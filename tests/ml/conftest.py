@@ -111,6 +111,7 @@ def make_world(n_accounts: int = 300, weeks: int = 40, churn_share: float = 0.35
             "seat_utilisation": np.clip(0.7 - 0.4 * r + noise(0.1), 0, 1.2),
             "core_feature_uses_7d_change": -0.6 * r + noise(0.2),
             "core_features_used_28d": np.clip(np.round(4 - 3 * r + noise(0.5)), 0, 4),
+            "core_features_abandoned_28d": rng.binomial(2, 0.05 + 0.5 * r),
             "session_minutes_7d_change": -0.4 * r + noise(0.2),
             "days_since_last_login": rng.poisson(0.5 + 12 * r),
             "api_error_rate_7d": np.clip(0.01 + 0.02 * r + noise(0.005), 0, 1),
@@ -121,6 +122,7 @@ def make_world(n_accounts: int = 300, weeks: int = 40, churn_share: float = 0.35
             "tickets_28d": tickets_28d,
             "tickets_escalated_28d": rng.binomial(tickets_28d, 0.1 + 0.3 * r),
             "tickets_negative_28d": rng.binomial(tickets_28d, 0.15 + 0.4 * r),
+            "tickets_repeat_28d": rng.binomial(tickets_28d, 0.05 + 0.3 * r),
             "ticket_sentiment_avg_28d": np.where(
                 tickets_28d > 0, np.clip(0.2 - 0.6 * r + noise(0.15), -1, 1), np.nan
             ),

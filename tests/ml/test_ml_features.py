@@ -1,11 +1,13 @@
 """Features and labels: column lists, typing, the label window, censoring, point-in-time reads."""
 
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from healthwatch.errors import HealthwatchError
 from ml.features import (
@@ -20,7 +22,13 @@ from ml.features import (
 
 
 def test_feature_lists():
-    assert len(FEATURE_COLUMNS) == 32
+    # The model reads exactly the feature columns the dbt contract of account_features declares.
+    contract = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "dbt_project/models/marts/signals/_signals.yml").read_text()
+    )
+    (features,) = [m for m in contract["models"] if m["name"] == "account_features"]
+    declared = [c["name"] for c in features["columns"] if c["name"] not in ("account_id", "snapshot_date")]
+    assert sorted(declared) == sorted(MODEL_COLUMNS)
     assert "segment" not in FEATURE_COLUMNS
     assert CATEGORICAL_COLUMNS == ["segment"]
     assert MODEL_COLUMNS[:-1] == FEATURE_COLUMNS

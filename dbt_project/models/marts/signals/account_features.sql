@@ -34,6 +34,7 @@ final as (
         signals.seat_utilisation,
         baselines.core_feature_uses_7d_change,
         signals.core_features_used_28d,
+        signals.core_features_abandoned_28d,
         baselines.session_minutes_7d_change,
         signals.days_since_last_login,
         signals.api_error_rate_7d,
@@ -45,6 +46,7 @@ final as (
         signals.tickets_28d,
         signals.tickets_escalated_28d,
         signals.tickets_negative_28d,
+        signals.tickets_repeat_28d,
         signals.ticket_sentiment_avg_28d,
         -- engagement
         signals.nps_score_last,
