@@ -1,8 +1,7 @@
 """The change-table envelope suite: every CDC row must be well-formed before staging reads it.
 
-Validation is incremental: only rows after the last validated `seq` of each table are read, and
-the mark moves only when they pass, so a failing range is checked again on the next run, never
-skipped. Great Expectations is imported inside the functions (it costs seconds to import).
+Validation is incremental: only the pending change rows (those the next run will process) are
+read. Great Expectations is imported inside the functions (it costs seconds to import).
 """
 
 from dataclasses import dataclass, field
@@ -11,12 +10,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from healthwatch.batches import pending_batch
 from healthwatch.contract import SOURCE_TABLES
-from healthwatch.warehouse import SOURCE_SYSTEMS, change_table
 
 ENVELOPE_COLUMNS = ["seq", "source_table", "op", "key", "before", "after", "source_ts", "ingested_at"]
 OPS = ["c", "u", "d", "r"]
-MARKS_TABLE = "data_quality.validated_changes"
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ def envelope_suite(system: str) -> Any:
     suite.add_expectation(gxe.ExpectTableColumnsToMatchSet(column_set=ENVELOPE_COLUMNS, exact_match=True))
     for column in ("seq", "source_table", "op", "key", "source_ts", "ingested_at"):
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column="seq"))
+    # No uniqueness on seq: at-least-once delivery repeats rows, and staging takes one per (key, seq).
     suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column="op", value_set=OPS))
     suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column="source_table", value_set=tables))
     return suite
@@ -86,24 +84,21 @@ def validate_frame(system: str, frame: pd.DataFrame) -> list[Failure]:
     return failures
 
 
-def validate_new_changes(con: duckdb.DuckDBPyConnection) -> list[ChangeTableOutcome]:
-    """Validate every change table's rows since its last validated seq; advance marks that pass."""
-    con.execute("create schema if not exists data_quality")
-    con.execute(
-        f"create table if not exists {MARKS_TABLE} (change_table varchar primary key, last_seq bigint)"
-    )
-    marks = dict(con.execute(f"select change_table, last_seq from {MARKS_TABLE}").fetchall())
+def validate_pending_changes(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> list[ChangeTableOutcome]:
+    """Validate the change rows the next run will process (healthwatch.batches: every row not yet
+    processed, whatever order it arrived in). Rows that fail stay pending, so they are checked
+    again on every run until fixed: never skipped."""
+    batch = pending_batch(con, full_refresh=full_refresh)
     outcomes = []
-    for system in SOURCE_SYSTEMS:
-        table = change_table(system)
-        since = int(marks.get(table, 0))
-        frame = con.execute(f"select * from {table} where seq > ? order by seq", [since]).df()
-        if frame.empty:
-            outcomes.append(ChangeTableOutcome(table, since, since, 0, True, []))
+    for table, seq_ranges in batch.ranges.items():
+        system = table.removeprefix("cdc.").removesuffix("_changes")
+        if not seq_ranges:
+            outcomes.append(ChangeTableOutcome(table, 0, 0, 0, True, []))
             continue
+        where = " or ".join(f"seq between {lo} and {hi}" for lo, hi in seq_ranges)
+        frame = con.execute(f"select * from {table} where {where} order by seq").df()
         failures = validate_frame(system, frame)
-        last = int(frame["seq"].max())
-        outcomes.append(ChangeTableOutcome(table, since + 1, last, len(frame), not failures, failures))
-        if not failures:
-            con.execute(f"insert or replace into {MARKS_TABLE} values (?, ?)", [table, last])
+        outcomes.append(
+            ChangeTableOutcome(table, seq_ranges[0][0], seq_ranges[-1][1], len(frame), not failures, failures)
+        )
     return outcomes

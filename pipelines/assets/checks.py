@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from data_quality.change_tables import validate_new_changes
+from data_quality.change_tables import validate_pending_changes
 from pipelines.assets.sources import CHANGE_TABLE_KEYS
 from pipelines.resources import HealthwatchResource
 
@@ -13,7 +13,7 @@ ENVELOPE_CHECKS = [
         name="change_envelope",
         asset=key,
         blocking=True,
-        description="New change rows are well-formed: seq unique and present, op in c|u|d|r, "
+        description="Pending change rows are well-formed: seq present, op in c|u|d|r, "
         "source_table a contract table, key and timestamps present (Great Expectations).",
     )
     for key in CHANGE_TABLE_KEYS.values()
@@ -21,10 +21,13 @@ ENVELOPE_CHECKS = [
 
 
 @dg.multi_asset_check(specs=ENVELOPE_CHECKS, name="change_envelope_checks")
-def change_envelope_checks(healthwatch: HealthwatchResource) -> Iterator[dg.AssetCheckResult]:
-    """Validate the change rows that arrived since the last validated seq of each table."""
+def change_envelope_checks(
+    context: dg.AssetCheckExecutionContext, healthwatch: HealthwatchResource
+) -> Iterator[dg.AssetCheckResult]:
+    """Validate the change rows this run will process (all of them on a full refresh)."""
+    full_refresh = context.run.tags.get("healthwatch/full_refresh") == "true"
     with healthwatch.connect() as con:
-        outcomes = validate_new_changes(con)
+        outcomes = validate_pending_changes(con, full_refresh=full_refresh)
     for outcome in outcomes:
         yield dg.AssetCheckResult(
             asset_key=CHANGE_TABLE_KEYS[outcome.table],

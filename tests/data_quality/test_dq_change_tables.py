@@ -6,7 +6,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from data_quality.change_tables import MARKS_TABLE, validate_frame, validate_new_changes
+from data_quality.change_tables import validate_frame, validate_pending_changes
+from healthwatch.batches import commit_batch, open_batch
 from healthwatch.warehouse import ensure_change_tables
 
 AT = datetime(2026, 1, 5, 12, 0, 0)
@@ -32,7 +33,7 @@ def test_well_formed_rows_pass() -> None:
         ({"op": "x"}, ("expect_column_values_to_be_in_set", "op")),
         ({"source_table": "tickets"}, ("expect_column_values_to_be_in_set", "source_table")),
         ({"key": None}, ("expect_column_values_to_not_be_null", "key")),
-        ({"seq": 1}, ("expect_column_values_to_be_unique", "seq")),
+        ({"seq": None}, ("expect_column_values_to_not_be_null", "seq")),
     ],
 )
 def test_malformed_rows_are_named(override: dict, expected: tuple[str, str]) -> None:
@@ -45,24 +46,23 @@ def test_a_missing_column_fails_the_schema_expectation() -> None:
     assert ("expect_table_columns_to_match_set", None) in failed(frame)
 
 
-def test_marks_advance_only_past_rows_that_pass(tmp_path) -> None:
+def test_duplicates_pass_and_only_pending_rows_are_checked(tmp_path) -> None:
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         ensure_change_tables(con)
-        con.execute(
-            "insert into cdc.crm_changes values (1, 'accounts', 'c', 'a1', null, '{}', ?, ?)", [AT, AT]
-        )
-        first = {o.table: o for o in validate_new_changes(con)}
-        assert first["cdc.crm_changes"].passed and first["cdc.crm_changes"].rows_checked == 1
+        for seq in (1, 1, 2):  # at-least-once: seq 1 delivered twice is legal
+            con.execute(
+                "insert into cdc.crm_changes values (?, 'accounts', 'c', 'a1', null, '{}', ?, ?)",
+                [seq, AT, AT],
+            )
+        first = {o.table: o for o in validate_pending_changes(con)}["cdc.crm_changes"]
+        assert first.passed and first.rows_checked == 3
+        commit_batch(con, open_batch(con))
 
         con.execute(
-            "insert into cdc.crm_changes values (2, 'accounts', 'zz', 'a1', null, '{}', ?, ?)", [AT, AT]
+            "insert into cdc.crm_changes values (3, 'accounts', 'zz', 'a1', null, '{}', ?, ?)", [AT, AT]
         )
-        for _ in range(2):  # a failing range is checked again, never skipped
-            outcome = {o.table: o for o in validate_new_changes(con)}["cdc.crm_changes"]
+        for _ in range(2):  # a failing row stays pending: checked again, never skipped
+            outcome = {o.table: o for o in validate_pending_changes(con)}["cdc.crm_changes"]
             assert not outcome.passed
-            assert (outcome.first_seq, outcome.last_seq) == (2, 2)
+            assert (outcome.first_seq, outcome.last_seq, outcome.rows_checked) == (3, 3, 1)
             assert outcome.failures[0].examples == ["zz"]
-        (mark,) = con.execute(
-            f"select last_seq from {MARKS_TABLE} where change_table = 'cdc.crm_changes'"
-        ).fetchall()[0]
-        assert mark == 1
