@@ -149,3 +149,19 @@ select * from final
             )
     end
 {%- endmacro %}
+
+{#- The earliest event time in the pending product batch (either image), as a timestamp literal:
+    an event already staged with the same id has the same time, so the upsert needs to look at
+    staged events from then on only. -#}
+{% macro batch_min_event_ts() -%}
+    {%- if execute -%}
+        {%- set result = run_query(
+            "select min(least(cast(json_extract_string(after, '$.ts') as timestamp), "
+            ~ "cast(json_extract_string(before, '$.ts') as timestamp))) from "
+            ~ cdc_changes('product', batch_only=true) ~ " as pending where source_table = 'events'") -%}
+        {%- set first = result.columns[0].values()[0] -%}
+        cast('{{ first if first is not none else "9999-12-31" }}' as timestamp)
+    {%- else -%}
+        cast('1970-01-01' as timestamp)
+    {%- endif -%}
+{%- endmacro %}

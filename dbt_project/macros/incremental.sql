@@ -36,3 +36,18 @@
     {%- if not execute or flags.FULL_REFRESH -%}{{ return(none) }}{%- endif -%}
     {{ return(adapter.get_relation(database=target.database, schema='signals', identifier='account_signals_daily')) }}
 {%- endmacro %}
+
+{#- Post-hook of stg_product__events: after new images are appended, drop the staged copies they
+    replace (same event_id, lower seq), looking only at events from the batch's earliest time. -#}
+{% macro drop_superseded_events() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as staged
+    where staged.ts >= {{ batch_min_event_ts() }}
+        and exists (
+            select 1 from {{ this }} as newer
+            where newer.event_id = staged.event_id
+                and newer.cdc_seq > staged.cdc_seq
+                and newer.ts >= {{ batch_min_event_ts() }}
+        )
+    {%- endif -%}
+{%- endmacro %}

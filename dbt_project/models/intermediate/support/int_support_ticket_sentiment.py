@@ -11,11 +11,12 @@ def model(dbt, session):
     dbt.ref("int_pending_changes")  # a dependency in every mode, for the build order
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    tickets = dbt.ref("stg_support__tickets").df()
+    tickets = dbt.ref("stg_support__tickets")
     if dbt.is_incremental:
-        pending = dbt.ref("int_pending_changes").df()
-        touched = set(pending.loc[pending["source_table"] == "tickets", "key"])
-        tickets = tickets[tickets["ticket_id"].isin(touched)]
+        touched = dbt.ref("int_pending_changes").filter("source_table = 'tickets'").project("key")
+        session.register("touched_tickets", touched.df())
+        tickets = tickets.filter("ticket_id in (select key from touched_tickets)")
+    tickets = tickets.df()
     analyzer = SentimentIntensityAnalyzer()
     text = tickets["subject"].fillna("").astype(str) + ". " + tickets["body"].fillna("").astype(str)
     scored = tickets[["ticket_id"]].copy()

@@ -142,7 +142,7 @@ seeds as (
     -- what the kept row just before the rebuilt range carries forward, placed before the range
     select
         built.account_id,
-        {{ dbt.dateadd('day', -(lookback_days + 1), 'scope.recompute_from') }} as signal_date,
+        cast({{ dbt.dateadd('day', -(lookback_days + 1), 'scope.recompute_from') }} as date) as signal_date,
         true as is_seed,
         built.last_login_date as login_date,
         built.nps_score_last as nps_score_day_last,

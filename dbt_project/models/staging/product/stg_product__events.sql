@@ -2,7 +2,13 @@
 -- replay or delete an event: a run upserts the events of its batch, keeping per event the change
 -- with the highest seq (so a late, older copy never overwrites a newer one), and keeps deleted
 -- events as rows with is_deleted (so a later replay of an old insert cannot bring them back).
-{{ config(materialized='incremental', unique_key='event_id', incremental_strategy='delete+insert') }}
+-- An event keeps its time, so only staged events from the batch's earliest time are looked at:
+-- the cost follows the batch, not the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    post_hook="{{ drop_superseded_events() }}"
+) }}
 {%- set columns = {
     'account_id': 'varchar',
     'user_id': 'varchar',
@@ -31,21 +37,22 @@ images as (
 ),
 
 {% if is_incremental() %}
-candidates as (
-    select * from images
-    union all
-    select * from {{ this }} where event_id in (select key from latest)
-),
-{% else %}
-candidates as (
-    select * from images
-),
-{% endif %}
-
 final as (
+    -- only images newer than the staged copy of the same event; the post-hook drops the copies they replace
     select *
-    from candidates
-    qualify row_number() over (partition by event_id order by cdc_seq desc) = 1
+    from images
+    where not exists (
+        select 1
+        from {{ this }} as staged
+        where staged.ts >= {{ batch_min_event_ts() }}
+            and staged.event_id = images.event_id
+            and staged.cdc_seq >= images.cdc_seq
+    )
 )
+{% else %}
+final as (
+    select * from images
+)
+{% endif %}
 
 select * from final
