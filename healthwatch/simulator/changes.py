@@ -1,9 +1,14 @@
-"""Change rows in the Debezium envelope, buffered per day and written to `cdc.*` in bulk.
+"""Change rows in the Debezium envelope, buffered for a few days and written to `cdc.*` in bulk.
 
 Every change is recorded with the day it belongs to; on flush each system's rows get `seq` in
 the order (day, source_ts, table, generation order). That order depends on nothing but the
 rows, so flushing after every day or once at the end gives the same `seq`s, and a world
-simulated in one go matches one simulated then streamed.
+simulated in one go matches one simulated then streamed. The engine flushes only between days.
+
+Product events are the bulk of the rows (over 95%): they are already in that order when they
+arrive (a day's events sorted by time, numbered in that order), so their `seq`s are counted
+in numpy and they go straight from Arrow into `cdc.product_changes`. The other systems' rows
+are staged in a temporary table and numbered there.
 """
 
 from __future__ import annotations
@@ -66,18 +71,13 @@ class ChangeLog:
         self._batches: dict[str, list[_Batch]] = {}
         self._events: list[dict[str, np.ndarray]] = []
         self._health: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._buffered = 0
         self.rows_written = {change_table(system): 0 for system in SOURCE_SYSTEMS}
-        con.execute(
-            """create or replace temp table _sim_pending (
-                system varchar, source_table varchar, op varchar, key varchar, before json, after json,
-                source_ts timestamp, day integer, rank integer, ord bigint)"""
-        )
 
     @property
     def buffered(self) -> int:
-        return sum(len(e["day"]) for e in self._events) + sum(
-            len(b) for batches in self._batches.values() for b in batches
-        )
+        """Change rows recorded and not yet written."""
+        return self._buffered
 
     def add(
         self,
@@ -98,33 +98,49 @@ class ChangeLog:
             return
         ts = np.broadcast_to(np.asarray(ts_sec, dtype=np.int64), (n,)).copy()
         self._batches.setdefault(table, []).append(_Batch(day, op, ts, after, before))
+        self._buffered += n
 
     def add_events(self, events: dict[str, np.ndarray]) -> None:
         """Product events of one day, as index columns (see `_EVENT_COLUMNS`), ordered by time."""
         if len(events["day"]):
             self._events.append(events)
+            self._buffered += len(events["day"])
 
     def add_health(self, day: int, health: np.ndarray, churned: np.ndarray, archetype: np.ndarray) -> None:
         self._health.append((day, health.copy(), churned.copy(), archetype.copy()))
 
     def flush(self, account_ids: np.ndarray, contact_ids: np.ndarray) -> None:
-        """Write everything buffered: change rows to `cdc.*`, health to `sim.account_health_daily`."""
-        for table, batches in self._batches.items():
-            self._stage_table(source_table(table), batches)
-        if self._events:
-            self._stage_events(account_ids, contact_ids)
-        self._batches, self._events = {}, []
-        for system in SOURCE_SYSTEMS:
-            self._write_system(system)
-        self._con.execute("delete from _sim_pending")
-        self._write_health(account_ids)
+        """Write everything buffered: change rows to `cdc.*`, health to `sim.account_health_daily`.
 
-    def close(self) -> None:
-        self._con.execute("drop table if exists _sim_pending")
+        Call it between days only, inside the caller's transaction; nothing is kept afterwards.
+        """
+        if self._batches:
+            self._con.execute(
+                """create or replace temp table _sim_pending (
+                    system varchar, source_table varchar, op varchar, key varchar, before json, after json,
+                    source_ts timestamp, day integer, rank integer, ord bigint)"""
+            )
+            pending = dict.fromkeys(SOURCE_SYSTEMS, 0)
+            for table, batches in self._batches.items():
+                contract = source_table(table)
+                if contract.system == "product":  # its seqs are counted in `_write_events`
+                    raise ValueError(f"{table} rows go through add_events")
+                self._stage_table(contract, batches)
+                pending[contract.system] += sum(len(b) for b in batches)
+            for system, rows in pending.items():
+                if rows:
+                    self._write_system(system, rows)
+            self._con.execute("drop table _sim_pending")
+        if self._events:
+            self._write_events(account_ids, contact_ids)
+        self._batches, self._events, self._buffered = {}, [], 0
+        self._write_health(account_ids)
 
     def _stage_table(self, table: SourceTable, batches: list[_Batch]) -> None:
         columns: dict[str, pa.Array] = {
-            "_op": pa.array(np.concatenate([np.full(len(b), b.op, dtype=object) for b in batches]).tolist()),
+            "_op": pa.array(
+                np.concatenate([np.full(len(b), b.op, dtype=object) for b in batches]), pa.string()
+            ),
             "_ts": self._timestamps(np.concatenate([b.ts for b in batches])),
             "_day": pa.array(np.concatenate([np.full(len(b), b.day, dtype=np.int32) for b in batches])),
             "_ord": pa.array(np.arange(sum(len(b) for b in batches), dtype=np.int64)),
@@ -147,14 +163,17 @@ class ChangeLog:
             from staged"""
         )
 
-    def _stage_events(self, account_ids: np.ndarray, contact_ids: np.ndarray) -> None:
+    def _write_events(self, account_ids: np.ndarray, contact_ids: np.ndarray) -> None:
+        """Product events straight into `cdc.product_changes`: their order is already the `seq` order."""
         cols = {name: np.concatenate([e[name] for e in self._events]) for name in _EVENT_COLUMNS}
         n = len(cols["day"])
         day_start = np.concatenate([[0], np.flatnonzero(np.diff(cols["day"])) + 1])
         event_no = np.arange(n) - np.repeat(day_start, np.diff(np.append(day_start, n)))
+        target = change_table("product")
+        first_seq = self._next_seq[target]
         staged = pa.table(  # noqa: F841 - read by name in the query below
             {
-                "day": pa.array(cols["day"].astype(np.int32)),
+                "seq": pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64)),
                 "event_no": pa.array(event_no.astype(np.int64)),
                 "ts": self._timestamps(cols["ts_sec"]),
                 "account": _dictionary(cols["account"], account_ids),
@@ -166,10 +185,13 @@ class ChangeLog:
                 "latency": pa.array(cols["latency"], mask=cols["latency"] < 0),
             }
         )
+        del cols
+        # The event number zero-padded to 7 digits, as printf('%07d') would (lpad alone would cut it).
+        number = "case when event_no < 9999999 then lpad((event_no + 1)::varchar, 7, '0') else (event_no + 1)::varchar end"
         self._con.execute(
-            f"""insert into _sim_pending
+            f"""insert into {target}
             with events as (
-                select *, printf('EVT-%s-%07d', strftime(ts, '%Y%m%d'), event_no + 1) as event_id,
+                select *, 'EVT-' || strftime(ts, '%Y%m%d') || '-' || {number} as event_id,
                        case event_name
                            when 'session' then json_object('duration_seconds', duration)
                            when 'feature_used' then json_object('feature', feature)
@@ -178,32 +200,30 @@ class ChangeLog:
                        end as properties
                 from staged
             )
-            select 'product', 'events', 'c', event_id, null,
+            select seq, 'events', 'c', event_id, null,
                    to_json(struct_pack(event_id := event_id, account_id := account, user_id := user_id,
                                        event_name := event_name, ts := strftime(ts, '{_TS_FORMAT}'),
                                        properties := properties)),
-                   ts, day, {_RANK["events"]}, event_no
+                   ts, {_ingested_at("ts")}
             from events"""
         )
+        self._next_seq[target] = first_seq + n
+        self.rows_written[target] += n
 
-    def _write_system(self, system: str) -> None:
+    def _write_system(self, system: str, rows: int) -> None:
+        """A system's staged rows (`rows` of them), numbered in (day, source_ts, table, generation) order."""
         offset = self._next_seq[change_table(system)]
-        # CDC lag: a few seconds, sometimes minutes; derived from seq so that it is reproducible.
         self._con.execute(
             f"""insert into {change_table(system)}
-            select seq, source_table, op, key, before, after, source_ts,
-                   source_ts + to_seconds(cast(2 + floor(240 * pow((seq * 0.6180339887498949) % 1, 3)) as bigint))
+            select seq, source_table, op, key, before, after, source_ts, {_ingested_at("source_ts")}
             from (
                 select {offset} - 1 + row_number() over (order by day, source_ts, rank, ord) as seq, *
                 from _sim_pending where system = '{system}'
             )
             order by seq"""
         )
-        written = int(
-            self._con.execute("select count(*) from _sim_pending where system = ?", [system]).fetchall()[0][0]
-        )
-        self._next_seq[change_table(system)] = offset + written
-        self.rows_written[change_table(system)] += written
+        self._next_seq[change_table(system)] = offset + rows
+        self.rows_written[change_table(system)] += rows
 
     def _write_health(self, account_ids: np.ndarray) -> None:
         if not self._health:
@@ -215,7 +235,9 @@ class ChangeLog:
                 "account_id": _dictionary(np.tile(np.arange(n), len(self._health)), account_ids),
                 "day": pa.array(days + self._epoch_day, pa.int32()).cast(pa.date32()),
                 "health": pa.array(np.concatenate([h[1] for h in self._health])),
-                "archetype": pa.array(np.concatenate([h[3] for h in self._health]).tolist(), pa.string()),
+                "archetype": pa.array(
+                    np.concatenate([h[3] for h in self._health]), pa.string()
+                ).dictionary_encode(),
                 "is_churned": pa.array(np.concatenate([h[2] for h in self._health])),
             }
         )
@@ -242,7 +264,14 @@ class ChangeLog:
             return pa.array(values.astype(np.int64), mask=values.astype(np.int64) < 0)
         if kind == "boolean":
             return pa.array(values.astype(bool))
-        return pa.array(values.tolist(), pa.string())
+        return pa.array(values, pa.string())
+
+
+def _ingested_at(source_ts: str) -> str:
+    """CDC lag: a few seconds, sometimes minutes; derived from `seq` (a bigint) so that it is reproducible."""
+    return (
+        f"{source_ts} + to_seconds(cast(2 + floor(240 * pow((seq * 0.6180339887498949) % 1, 3)) as bigint))"
+    )
 
 
 def _image_column(image: Image | None, name: str, kind: str, n: int) -> np.ndarray:
@@ -273,4 +302,4 @@ def _json_object(table: SourceTable, prefix: str) -> str:
 def _dictionary(indices: np.ndarray, values: np.ndarray) -> pa.DictionaryArray:
     """Strings as codes into `values`; negative codes are nulls."""
     codes = pa.array(indices.astype(np.int32), mask=indices < 0)
-    return pa.DictionaryArray.from_arrays(codes, pa.array(values.tolist(), pa.string()))
+    return pa.DictionaryArray.from_arrays(codes, pa.array(values, pa.string()))

@@ -25,6 +25,7 @@ class Part(IntEnum):
     TICKETS = 6
     SURVEYS = 7
     PRODUCT = 8
+    EVENT_SAMPLE = 9
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import numpy as np
 
@@ -60,6 +61,7 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_fold(text).lower()).strip("-")
 
 
+@lru_cache(maxsize=2**14)  # names come from short lists: a few thousand pairs
 def email_local(first: str, last: str) -> str:
     return f"{slugify(first).replace('-', '')}.{slugify(last).replace('-', '')}"
 
@@ -82,10 +84,11 @@ def company_names(rng: np.random.Generator, n: int) -> list[str]:
             name = f"{rng.choice(LAST_NAMES)} & {rng.choice(LAST_NAMES)}{rng.choice(_SUFFIXES)}"
         if collisions > n:  # the word lists are exhausted (very large worlds): number the names
             name = f"{name} {len(names)}"
-        if slugify(name) in slugs:
+        slug = slugify(name)
+        if slug in slugs:
             collisions += 1
             continue
-        slugs.add(slugify(name))
+        slugs.add(slug)
         names.append(name)
     return names
 

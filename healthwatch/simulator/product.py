@@ -22,10 +22,24 @@ def step(world: World, day: Day, log: ChangeLog) -> None:
     users = _active_users(world, day, rng)
     parts = [*_user_events(world, day, rng, users), _api_calls(world, day, rng)]
     events = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-    order = np.argsort(events["ts_sec"], kind="stable")
+    if world.event_sample < 1.0:
+        kept = day.rng(Part.EVENT_SAMPLE).random(len(events["ts_sec"])) < world.event_sample
+        events = {name: values[kept] for name, values in events.items()}
+    order = _time_order(events["ts_sec"])
     events = {name: values[order] for name, values in events.items()}
     events["day"] = np.full(len(order), day.index, dtype=np.int64)
     log.add_events(events)
+
+
+def _time_order(seconds: np.ndarray) -> np.ndarray:
+    """Positions in time order, ties in position order: `np.argsort(seconds, kind="stable")`, faster.
+
+    Sorts (time, position) packed into unique integers, for which any sort gives that one order.
+    """
+    n = len(seconds)
+    if not n:
+        return np.arange(0)
+    return np.sort((seconds - seconds.min()) * n + np.arange(n)) % n
 
 
 def usage_level(health: np.ndarray) -> np.ndarray:

@@ -38,8 +38,11 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def save(con: duckdb.DuckDBPyConnection, world: World) -> None:
-    """Replace the stored world with this one (all but the daily health, which the log appends)."""
+def save(con: duckdb.DuckDBPyConnection, world: World, *, complete: bool = True) -> None:
+    """Replace the stored world with this one (all but the daily health, which the log appends).
+
+    `complete=False` marks a world whose `simulate` is still writing it: `load` refuses it.
+    """
     for attr, name in STATE_TABLES.items():
         staged = getattr(world, attr).to_arrow()  # noqa: F841 - read by name in the query below
         con.execute(f"create or replace table sim.{name} as select * from staged")
@@ -48,7 +51,8 @@ def save(con: duckdb.DuckDBPyConnection, world: World) -> None:
     con.execute(
         f"""create or replace table sim.world as
         select ? as version, ?::bigint as seed, ?::integer as accounts, ?::date as start_date,
-               ?::date as last_day, ?::integer as last_day_index, ?::varchar[] as core_features, {counters}""",
+               ?::date as last_day, ?::integer as last_day_index, ?::varchar[] as core_features,
+               ?::double as event_sample, ?::boolean as complete, {counters}""",
         [
             STATE_VERSION,
             world.seed,
@@ -57,6 +61,8 @@ def save(con: duckdb.DuckDBPyConnection, world: World) -> None:
             last_day,
             world.last_day,
             world.core_features,
+            world.event_sample,
+            complete,
         ],
     )
     _save_truth(con, world)
@@ -73,6 +79,11 @@ def load(con: duckdb.DuckDBPyConnection) -> World:
             "the simulated world in this warehouse was written by another simulator version",
             "run `healthwatch simulate` again",
         )
+    if not row.get("complete", True):  # worlds written before the flag existed were written whole
+        raise HealthwatchError(
+            "the simulated world in this warehouse is incomplete: the `simulate` that wrote it did not finish",
+            "run `healthwatch simulate --replace`",
+        )
     tables = {
         attr: Table.from_numpy(con.execute(f"select * from sim.{name}").fetchnumpy())
         for attr, name in STATE_TABLES.items()
@@ -83,6 +94,7 @@ def load(con: duckdb.DuckDBPyConnection) -> World:
         core_features=list(row["core_features"]),
         last_day=int(row["last_day_index"]),
         counters={kind: int(row[f"next_{kind}"]) for kind in ID_FORMATS},
+        event_sample=float(row.get("event_sample", 1.0)),
         **tables,
     )
 

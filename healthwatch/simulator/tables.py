@@ -71,7 +71,7 @@ class Table:
 
 def _to_arrow(values: np.ndarray) -> pa.Array:
     if values.dtype == object:
-        return pa.array(values.tolist(), type=pa.string())
+        return pa.array(values, type=pa.string())
     return pa.array(values)
 
 

@@ -111,16 +111,25 @@ def _pick(options: tuple[str, ...], u: float) -> str:
     return options[min(int(u * len(options)), len(options) - 1)]
 
 
-def _fill(template: str, u: np.ndarray, features: list[str]) -> str:
-    return template.format(
-        feature=_pick(tuple(features), u[0]),
-        duration=_pick(_DURATIONS, u[1]),
-        weekday=_pick(_WEEKDAYS, u[2]),
-        month=_pick(_MONTHS, u[2]),
-        team=_pick(_TEAMS, u[3]),
-        error=_pick(_ERRORS, u[4]),
-        count=_pick(_COUNTS, u[4]),
-    )
+def _words(draws: np.ndarray, features: list[str]) -> list[dict[str, str]]:
+    """Per row of draws, the words a template is filled with (`_pick` of each, for all rows at once)."""
+    columns = {
+        "feature": _picks(tuple(features), draws[:, 0]),
+        "duration": _picks(_DURATIONS, draws[:, 1]),
+        "weekday": _picks(_WEEKDAYS, draws[:, 2]),
+        "month": _picks(_MONTHS, draws[:, 2]),
+        "team": _picks(_TEAMS, draws[:, 3]),
+        "error": _picks(_ERRORS, draws[:, 4]),
+        "count": _picks(_COUNTS, draws[:, 4]),
+    }
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _picks(options: tuple[str, ...], u: np.ndarray) -> list[str]:
+    """`_pick` for each draw in `u`."""
+    index = np.minimum((u * len(options)).astype(np.int64), len(options) - 1)
+    return np.array(options, dtype=object)[index].tolist()
 
 
 def ticket_texts(
@@ -128,26 +137,28 @@ def ticket_texts(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Subject and body for each ticket of the given tones (one text per ticket, per-ticket loop)."""
     draws = rng.random((len(tones), 9))
+    words = _words(draws, features)
     subjects = np.empty(len(tones), dtype=object)
     bodies = np.empty(len(tones), dtype=object)
-    for i, (tone, u) in enumerate(zip(tones, draws, strict=True)):
+    for i, (tone, u) in enumerate(zip(tones.tolist(), draws.tolist(), strict=True)):
         if u[5] < 0.03:
             subject, body = _MARKUP_TICKETS[tone]
         else:
             options = _TICKETS[tone]
             subject, body = options[min(int(u[6] * len(options)), len(options) - 1)]
-        subjects[i] = _capitalize(_fill(subject, u, features))
+        subjects[i] = _capitalize(subject.format_map(words[i]))
         body = _pick(_OPENERS[tone], u[7]) + body + _pick(_CLOSERS[tone], u[8])
-        bodies[i] = _fill(body, u, features)
+        bodies[i] = body.format_map(words[i])
     return subjects, bodies
 
 
 def nps_comments(rng: np.random.Generator, tones: np.ndarray, features: list[str]) -> np.ndarray:
     """One comment per response, in its tone."""
     draws = rng.random((len(tones), 6))
+    words = _words(draws, features)
     out = np.empty(len(tones), dtype=object)
-    for i, (tone, u) in enumerate(zip(tones, draws, strict=True)):
-        out[i] = _fill(_pick(_NPS_COMMENTS[tone], u[5]), u, features)
+    for i, (tone, u) in enumerate(zip(tones.tolist(), draws[:, 5].tolist(), strict=True)):
+        out[i] = _pick(_NPS_COMMENTS[tone], u).format_map(words[i])
     return out
 
 

@@ -53,6 +53,7 @@ class World:
     pending_responses: Table
     last_day: int = -1
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ID_FORMATS, 1))
+    event_sample: float = 1.0  # share of product events kept (see `simulate`)
 
     @property
     def features(self) -> list[str]:

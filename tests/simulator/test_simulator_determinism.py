@@ -1,6 +1,5 @@
 """Same arguments, same bytes; streaming continues a world exactly as a longer simulation would."""
 
-import hashlib
 from pathlib import Path
 
 import duckdb
@@ -9,22 +8,7 @@ import pytest
 from healthwatch.errors import HealthwatchError
 from healthwatch.simulator import simulate, stream
 
-from sim_helpers import CHANGE_TABLES, CORE_FEATURES, START, build, day
-
-SIM_STATE = ("accounts", "account_plans", "contracts", "contacts", "open_tickets", "pending_invoices",
-             "pending_responses", "account_health_daily", "world")  # fmt: skip
-
-
-def table_hash(con: duckdb.DuckDBPyConnection, query: str) -> str:
-    return hashlib.sha256(repr(con.execute(query).fetchall()).encode()).hexdigest()
-
-
-def cdc_hashes(path: Path) -> dict[str, str]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return {t: table_hash(con, f"select * from {t} order by seq") for t in CHANGE_TABLES}
-    finally:
-        con.close()
+from sim_helpers import CHANGE_TABLES, CORE_FEATURES, SIM_STATE, START, build, cdc_hashes, day, table_hash
 
 
 def test_same_seed_gives_identical_change_tables(tmp_path: Path) -> None:
