@@ -39,10 +39,13 @@ changed as (
     select
         pending.account_id,
         greatest(min(pending.affected_date), min(clock.first_date)) as recompute_from,
-        greatest(
-            min(pending.affected_date) filter (where pending.source_table in ('events', 'contacts')),
-            min(clock.first_date)
-        ) as usage_recompute_from,
+        -- null when no event or contact changed (greatest() would skip the null)
+        case
+            when bool_or(pending.source_table in ('events', 'contacts')) then greatest(
+                min(pending.affected_date) filter (where pending.source_table in ('events', 'contacts')),
+                min(clock.first_date)
+            )
+        end as usage_recompute_from,
         bool_or(pending.source_table = 'events') as has_events
     from pending
     cross join clock

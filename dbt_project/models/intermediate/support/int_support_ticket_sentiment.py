@@ -9,7 +9,6 @@ ticket, too much to redo every ticket every run); support signals join it to the
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="ticket_id", incremental_strategy="delete+insert")
     dbt.ref("int_pending_changes")  # a dependency in every mode, for the build order
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     tickets = dbt.ref("stg_support__tickets")
     if dbt.is_incremental:
@@ -17,6 +16,8 @@ def model(dbt, session):
         session.register("touched_tickets", touched.df())
         tickets = tickets.filter("ticket_id in (select key from touched_tickets)")
     tickets = tickets.df()
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
     analyzer = SentimentIntensityAnalyzer()
     text = tickets["subject"].fillna("").astype(str) + ". " + tickets["body"].fillna("").astype(str)
     scored = tickets[["ticket_id"]].copy()

@@ -49,14 +49,23 @@ usage as (
 
 support as (
     select * from {{ ref('int_support_daily') }}
+    {%- if is_incremental() %}
+    where activity_date >= {{ scope_start(lookback_days) }}
+    {%- endif %}
 ),
 
 engagement as (
     select * from {{ ref('int_engagement_daily') }}
+    {%- if is_incremental() %}
+    where activity_date >= {{ scope_start(lookback_days) }}
+    {%- endif %}
 ),
 
 crm as (
     select * from {{ ref('int_crm_daily') }}
+    {%- if is_incremental() %}
+    where activity_date >= {{ scope_start(lookback_days) }}
+    {%- endif %}
 ),
 
 renewals as (
@@ -169,12 +178,9 @@ windowed as (
         *,
         sum(logins) over last_7_days as logins_7d,
         sum(logins) over previous_7_days as logins_prev_7d,
-        {{ list_size(distinct_list_over('active_user_ids', 'last_7_days')) }} as active_users_7d,
         sum(team_active_users) over last_7_days as team_active_user_days_7d,
         sum(session_minutes) over last_7_days as session_minutes_7d,
         sum(core_feature_uses) over last_7_days as core_feature_uses_7d,
-        {{ distinct_list_over('core_features_used_list', 'last_28_days') }} as core_features_28d_list,
-        {{ distinct_list_over('core_features_used_list', 'previous_28_days') }} as core_features_prev_28d_list,
         sum(api_calls) over last_7_days as api_calls_7d,
         sum(api_errors) over last_7_days as api_errors_7d,
         avg(api_latency_p95_ms) over last_7_days as api_latency_p95_ms_7d,
@@ -204,10 +210,54 @@ windowed as (
         previous_7_days as (partition by account_id order by signal_date rows between 13 preceding and 7 preceding),
         last_14_days as (partition by account_id order by signal_date rows between 13 preceding and current row),
         last_28_days as (partition by account_id order by signal_date rows between 27 preceding and current row),
-        previous_28_days as (partition by account_id order by signal_date rows between 55 preceding and 28 preceding),
         last_30_days as (partition by account_id order by signal_date rows between 29 preceding and current row),
         last_90_days as (partition by account_id order by signal_date rows between 89 preceding and current row),
         all_before as (partition by account_id order by signal_date rows between unbounded preceding and current row)
+),
+
+-- Distinct counts over windows need lists, which cost far more than sums: they are computed
+-- only over the days they need (in an incremental run, 6 and 55 days before the rebuilt range).
+active_users_window as (
+    select
+        account_id,
+        signal_date,
+        {{ list_size(distinct_list_over('active_user_ids', 'last_7_days')) }} as active_users_7d
+    from with_seeds
+    {%- if is_incremental() %}
+    where exists (
+        select 1 from scope
+        where scope.account_id = with_seeds.account_id
+            and with_seeds.signal_date >= {{ dbt.dateadd('day', -6, 'scope.recompute_from') }}
+    )
+    {%- endif %}
+    window last_7_days as (partition by account_id order by signal_date rows between 6 preceding and current row)
+),
+
+core_features_window as (
+    select
+        account_id,
+        signal_date,
+        {{ distinct_list_over('core_features_used_list', 'last_28_days') }} as core_features_28d_list
+    from with_seeds
+    {%- if is_incremental() %}
+    where exists (
+        select 1 from scope
+        where scope.account_id = with_seeds.account_id
+            and with_seeds.signal_date >= {{ dbt.dateadd('day', -55, 'scope.recompute_from') }}
+    )
+    {%- endif %}
+    window last_28_days as (partition by account_id order by signal_date rows between 27 preceding and current row)
+),
+
+core_features_windows as (
+    select
+        account_id,
+        signal_date,
+        core_features_28d_list,
+        -- the 28 days before those (rows are dense days)
+        lag(core_features_28d_list, 28) over (partition by account_id order by signal_date)
+            as core_features_prev_28d_list
+    from core_features_window
 ),
 
 final as (
@@ -237,13 +287,13 @@ final as (
         cast(windowed.logins_7d as bigint) as logins_7d,
         cast(windowed.logins_prev_7d as bigint) as logins_prev_7d,
         1.0 * windowed.logins_7d / nullif(windowed.logins_prev_7d, 0) - 1 as logins_wow_change,
-        windowed.active_users_7d,
+        active_users_window.active_users_7d,
         cast(windowed.team_active_user_days_7d as bigint) as team_active_user_days_7d,
-        1.0 * windowed.active_users_7d / nullif(windowed.seats_purchased, 0) as seat_utilisation,
+        1.0 * active_users_window.active_users_7d / nullif(windowed.seats_purchased, 0) as seat_utilisation,
         windowed.session_minutes_7d,
         cast(windowed.core_feature_uses_7d as bigint) as core_feature_uses_7d,
-        {{ list_size('windowed.core_features_28d_list') }} as core_features_used_28d,
-        {{ count_missing('windowed.core_features_prev_28d_list', 'windowed.core_features_28d_list') }}
+        {{ list_size('core_features_windows.core_features_28d_list') }} as core_features_used_28d,
+        {{ count_missing('core_features_windows.core_features_prev_28d_list', 'core_features_windows.core_features_28d_list') }}
             as core_features_abandoned_28d,
         cast(windowed.api_calls_7d as bigint) as api_calls_7d,
         1.0 * windowed.api_errors_7d / nullif(windowed.api_calls_7d, 0) as api_error_rate_7d,
@@ -284,6 +334,12 @@ final as (
         windowed.renewal_date,
         {{ dbt.datediff('windowed.signal_date', 'windowed.renewal_date', 'day') }} as days_to_renewal
     from windowed
+    inner join active_users_window
+        on windowed.account_id = active_users_window.account_id
+        and windowed.signal_date = active_users_window.signal_date
+    inner join core_features_windows
+        on windowed.account_id = core_features_windows.account_id
+        and windowed.signal_date = core_features_windows.signal_date
     {%- if is_incremental() %}
     inner join scope
         on windowed.account_id = scope.account_id
