@@ -9,7 +9,7 @@ from pipelines.assets.checks import change_envelope_checks
 from pipelines.assets.delivery import crm_tasks, email_outbox
 from pipelines.assets.ml import account_health_scores, churn_model
 from pipelines.assets.signals import signals_dbt
-from pipelines.assets.sources import CHANGE_TABLE_KEYS, change_tables
+from pipelines.assets.sources import CHANGE_TABLE_KEYS, change_tables, ops_tables
 from pipelines.jobs import digest_job, healthwatch_job, rescore_job, schedules, train_job
 from pipelines.project import DBT_EXECUTABLE, dbt_project
 from pipelines.resources import HealthwatchResource
@@ -25,6 +25,7 @@ cdc_sensor = build_cdc_sensor(
 defs = dg.Definitions(
     assets=[
         *change_tables,
+        *ops_tables,
         signals_dbt,
         churn_model,
         account_health_scores,

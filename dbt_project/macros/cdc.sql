@@ -48,9 +48,16 @@
     {%- endif %}
 {%- endmacro %}
 
-{% macro cdc_current_state(system, source_table, columns) %}
+{#-
+  Body of a `base_<system>__<table>` model: the latest change per key by seq, kept incrementally.
+  A run reads only the pending batch, and appends an image only when it is newer than the staged
+  one (so a late, older change never wins); the post-hook `drop_superseded_changes` then removes
+  the images it replaced. Deletes stay as rows with is_deleted, so a later replay of an old insert
+  cannot bring a deleted key back; the `stg_` view on top shows the live rows.
+-#}
+{% macro cdc_latest_changes(system, source_table, columns) %}
 with changes as (
-    select * from {{ source('cdc', system ~ '_changes') }}
+    select * from {{ cdc_changes(system) }}
     where source_table = '{{ source_table }}'
 ),
 
@@ -61,13 +68,25 @@ latest as (
     qualify row_number() over (partition by key order by seq desc, ingested_at desc) = 1
 ),
 
-final as (
+images as (
     select
-        {{ cdc_columns('after', columns) }}
+        key as cdc_key,
+        {{ cdc_columns('coalesce(after, before)', columns) }}
+        (op = 'd' or after is null) as is_deleted,
         seq as cdc_seq,
         source_ts as cdc_source_ts
     from latest
-    where op <> 'd' and after is not null
+),
+
+final as (
+    select *
+    from images
+    {%- if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as staged
+        where staged.cdc_key = images.cdc_key and staged.cdc_seq >= images.cdc_seq
+    )
+    {%- endif %}
 )
 
 select * from final

@@ -51,3 +51,18 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+{#- Post-hook of the base_ models: drop the images of this batch's keys that a newer one replaced. -#}
+{% macro drop_superseded_changes(system, source_table) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as staged
+    where staged.cdc_key in (
+        select key from {{ cdc_changes(system, batch_only=true) }} as pending
+        where source_table = '{{ source_table }}'
+    )
+        and exists (
+            select 1 from {{ this }} as newer
+            where newer.cdc_key = staged.cdc_key and newer.cdc_seq > staged.cdc_seq
+        )
+    {%- endif -%}
+{%- endmacro %}

@@ -18,3 +18,19 @@ change_tables = [
     )
     for table, key in CHANGE_TABLE_KEYS.items()
 ]
+
+# Bookkeeping the signals step writes around its dbt build (healthwatch.batches), read by dbt.
+ops_tables = [
+    dg.AssetSpec(
+        key=dg.AssetKey(["ops", "change_batch"]),
+        group_name="sources",
+        description="Seq ranges of the change rows the current run processes.",
+        kinds={"duckdb"},
+    ),
+    dg.AssetSpec(
+        key=dg.AssetKey(["ops", "processed_clock"]),
+        group_name="sources",
+        description="The data clock's day up to which the last committed run built every account.",
+        kinds={"duckdb"},
+    ),
+]

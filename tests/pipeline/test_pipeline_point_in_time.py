@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from dbt_runner import dbt
+from dbt_runner import build_signals
 from tests_support import rounded_rows
 
 FEATURES = (
@@ -78,7 +78,7 @@ def test_rows_after_a_snapshot_change_none_of_its_features(world_copy, tmp_path)
         ).fetchall()
         _late_rows(con, account_id, contact_id, snapshot + timedelta(days=1))
 
-    dbt("run", world_copy, tmp_path / "target")
+    build_signals(world_copy, tmp_path / "target")
 
     with duckdb.connect(str(world_copy.warehouse), read_only=True) as con:
         after = con.execute(FEATURES, [snapshot]).fetchall()

@@ -1,9 +1,13 @@
-{{ cdc_current_state('crm', 'contracts', {
-    'contract_id': 'varchar',
-    'account_id': 'varchar',
-    'start_date': 'date',
-    'renewal_date': 'date',
-    'arr': 'double',
-    'status': 'varchar',
-    'cancelled_at': 'timestamp'
-}) }}
+-- Current state of crm.contracts: the live rows of base_crm__contracts.
+select
+    contract_id,
+    account_id,
+    start_date,
+    renewal_date,
+    arr,
+    status,
+    cancelled_at,
+    cdc_seq,
+    cdc_source_ts
+from {{ ref('base_crm__contracts') }}
+where not is_deleted

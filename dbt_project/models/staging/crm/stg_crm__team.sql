@@ -1,8 +1,12 @@
-{{ cdc_current_state('crm', 'team', {
-    'member_id': 'varchar',
-    'name': 'varchar',
-    'email': 'varchar',
-    'role': 'varchar',
-    'manager_id': 'varchar',
-    'timezone': 'varchar'
-}) }}
+-- Current state of crm.team: the live rows of base_crm__team.
+select
+    member_id,
+    name,
+    email,
+    role,
+    manager_id,
+    timezone,
+    cdc_seq,
+    cdc_source_ts
+from {{ ref('base_crm__team') }}
+where not is_deleted

@@ -1,9 +1,13 @@
-{{ cdc_current_state('engagement', 'nps_responses', {
-    'response_id': 'varchar',
-    'survey_id': 'varchar',
-    'account_id': 'varchar',
-    'contact_id': 'varchar',
-    'score': 'integer',
-    'comment': 'varchar',
-    'responded_at': 'timestamp'
-}) }}
+-- Current state of engagement.nps_responses: the live rows of base_engagement__nps_responses.
+select
+    response_id,
+    survey_id,
+    account_id,
+    contact_id,
+    score,
+    comment,
+    responded_at,
+    cdc_seq,
+    cdc_source_ts
+from {{ ref('base_engagement__nps_responses') }}
+where not is_deleted

@@ -1,12 +1,16 @@
-{{ cdc_current_state('support', 'tickets', {
-    'ticket_id': 'varchar',
-    'account_id': 'varchar',
-    'contact_id': 'varchar',
-    'created_at': 'timestamp',
-    'closed_at': 'timestamp',
-    'priority': 'varchar',
-    'is_escalated': 'boolean',
-    'subject': 'varchar',
-    'body': 'varchar',
-    'csat': 'integer'
-}) }}
+-- Current state of support.tickets: the live rows of base_support__tickets.
+select
+    ticket_id,
+    account_id,
+    contact_id,
+    created_at,
+    closed_at,
+    priority,
+    is_escalated,
+    subject,
+    body,
+    csat,
+    cdc_seq,
+    cdc_source_ts
+from {{ ref('base_support__tickets') }}
+where not is_deleted
