@@ -84,7 +84,9 @@ def validate_frame(system: str, frame: pd.DataFrame) -> list[Failure]:
     return failures
 
 
-def validate_pending_changes(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> list[ChangeTableOutcome]:
+def validate_pending_changes(
+    con: duckdb.DuckDBPyConnection, full_refresh: bool = False
+) -> list[ChangeTableOutcome]:
     """Validate the change rows the next run will process (healthwatch.batches: every row not yet
     processed, whatever order it arrived in). Rows that fail stay pending, so they are checked
     again on every run until fixed: never skipped."""

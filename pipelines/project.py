@@ -33,7 +33,4 @@ def dbt_cli_args(command: str, settings: Settings, full_refresh: bool = False) -
     args = [*command.split(), "--vars", json.dumps(dbt_vars(settings), sort_keys=True)]
     if full_refresh:
         args.append("--full-refresh")
-    elif command == "build":
-        # Tests that scan a whole big table run with full refreshes (the nightly rebuild) only.
-        args += ["--exclude", "tag:full_scan"]
     return args
