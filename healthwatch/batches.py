@@ -50,31 +50,45 @@ def _islands(con: duckdb.DuckDBPyConnection, table: str, where: str) -> list[tup
     ]
 
 
+def pending_ranges(
+    con: duckdb.DuckDBPyConnection, table: str, full_refresh: bool = False
+) -> list[tuple[int, int]]:
+    """The seq ranges of `table` not processed yet (all of them on a full refresh). Only reads."""
+    if not table_exists(con, table):
+        return []
+    if full_refresh or not table_exists(con, PROCESSED_TABLE):
+        return _islands(con, table, "true")
+    # Everything up to the end of the lowest processed range is done (when no seq lies below it);
+    # above it, only the processed ranges themselves are (few: gaps exist only while rows arrive
+    # out of order), so a run reads the tail of the table, not all of it.
+    done_through = _done_through(con, table)
+    return _islands(
+        con,
+        table,
+        f"seq > {int(done_through)} and not exists (select 1 from {PROCESSED_TABLE} p "
+        f"where p.change_table = '{table}' and seq between p.first_seq and p.last_seq)",
+    )
+
+
 def pending_batch(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> Batch:
-    """The seqs present in each change table and not processed yet (all of them on a full refresh)."""
-    ensure_change_tables(con)
+    """The seqs present in each change table and not processed yet (all of them on a full refresh).
+
+    Only reads, so a sensor can call it on a short read-only connection."""
     ranges: dict[str, list[tuple[int, int]]] = {}
     rows: dict[str, int] = {}
+    present = [change_table(system) for system in SOURCE_SYSTEMS if table_exists(con, change_table(system))]
     for system in SOURCE_SYSTEMS:
         table = change_table(system)
-        if full_refresh:
-            where = "true"
-        else:
-            # Everything up to the end of the lowest processed range is done (when no seq lies below
-            # it); above it, only the processed ranges themselves are (few: gaps exist only while
-            # rows arrive out of order), so a run reads the tail of the table, not all of it.
-            done_through = _done_through(con, table)
-            where = (
-                f"seq > {int(done_through)} and not exists (select 1 from {PROCESSED_TABLE} p "
-                f"where p.change_table = '{table}' and seq between p.first_seq and p.last_seq)"
-            )
-        ranges[table] = _islands(con, table, where)
+        ranges[table] = pending_ranges(con, table, full_refresh)
+        if not ranges[table]:
+            rows[table] = 0
+            continue
         (count,) = con.execute(
-            f"select count(*) from {table} where {' or '.join(_between(r) for r in ranges[table]) or 'false'}"
+            f"select count(*) from {table} where {' or '.join(_between(r) for r in ranges[table])}"
         ).fetchall()[0]
         rows[table] = int(count)
     clock = con.execute(
-        " union all ".join(f"select max(source_ts) from {change_table(system)}" for system in SOURCE_SYSTEMS)
+        " union all ".join(f"select max(source_ts) from {table}" for table in present) or "select null"
     ).fetchall()
     latest = max((ts for (ts,) in clock if ts is not None), default=None)
     return Batch(
@@ -100,6 +114,7 @@ def _between(seq_range: tuple[int, int]) -> str:
 
 def open_batch(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> Batch:
     """Compute the pending batch and write it to ops.change_batch for dbt to read."""
+    ensure_change_tables(con)
     batch = pending_batch(con, full_refresh)
     con.execute("begin")
     con.execute(f"delete from {BATCH_TABLE}")
@@ -168,3 +183,10 @@ def scope_summary(con: duckdb.DuckDBPyConnection) -> ScopeSummary:
         f"min(recompute_from) from {SCOPE_TABLE}"
     ).fetchall()[0]
     return ScopeSummary(int(changed), int(rolled), first)
+
+
+def scope_accounts(con: duckdb.DuckDBPyConnection) -> list[str] | None:
+    """The accounts the last signals run rebuilt (None before the first run: score everyone)."""
+    if not table_exists(con, SCOPE_TABLE):
+        return None
+    return [account for (account,) in con.execute(f"select account_id from {SCOPE_TABLE} order by 1").fetchall()]

@@ -15,12 +15,10 @@ from pipelines.project import DBT_EXECUTABLE, dbt_project
 from pipelines.resources import HealthwatchResource
 from sensors.cdc import build_cdc_sensor
 
-cdc_sensor = build_cdc_sensor(
-    name="cdc_changes_sensor",
-    job=rescore_job,
-    tables=list(CHANGE_TABLE_KEYS),
-    warehouse=lambda: load_settings().warehouse,
-)
+cdc_sensors = [
+    build_cdc_sensor(table=table, job=rescore_job, warehouse=lambda: load_settings().warehouse)
+    for table in CHANGE_TABLE_KEYS
+]
 
 defs = dg.Definitions(
     assets=[
@@ -36,7 +34,7 @@ defs = dg.Definitions(
     asset_checks=[change_envelope_checks],
     jobs=[rescore_job, healthwatch_job, train_job, digest_job],
     schedules=schedules,
-    sensors=[cdc_sensor],
+    sensors=cdc_sensors,
     resources={
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
         "healthwatch": HealthwatchResource(),

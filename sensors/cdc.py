@@ -1,102 +1,131 @@
-"""A sensor factory over the change tables.
+"""A sensor factory: one sensor per change table.
 
-The cursor is the last `seq` seen per change table (JSON). A tick reads each table's max(seq)
-through a short read-only connection; when any table has new rows it requests one run for all of
-them, keyed by the seq ranges (`run_key`), so a replayed tick never starts the same run twice.
+The cursor is the last `seq` seen in the table. A tick opens a short read-only connection, reads
+the table's max(seq) and which of its rows are still unprocessed (healthwatch.batches), and:
+- asks for a rescoring run when rows past the cursor arrived, keyed by `table:first-last` (the
+  `run_key`), so a replayed tick never starts the same run twice; the cursor moves with the request;
+- waits while a rescoring run is queued or running: rows that arrive meanwhile are batched into
+  the next run (each run processes every pending row, whichever sensor asked for it);
+- asks again for rows at or below the cursor that are still unprocessed once no run is active —
+  a failed run's range, or late rows below the cursor — keyed by the range and the last run's id,
+  so a failed range is retried, never skipped, and a replayed tick still never runs twice.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
 
+from healthwatch.batches import pending_ranges
+from healthwatch.warehouse import table_exists
+
 if TYPE_CHECKING:
     from dagster._core.definitions.sensor_definition import ExecutableDefinition
 
-SeqRanges = dict[str, tuple[int, int]]
+ACTIVE_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
-def parse_cursor(cursor: str | None) -> dict[str, int]:
-    """The cursor as {change table: last seq seen}; empty before the first tick."""
-    if not cursor:
-        return {}
-    return {table: int(seq) for table, seq in json.loads(cursor).items()}
+@dataclass(frozen=True)
+class TableState:
+    """What a tick reads of one change table."""
+
+    max_seq: int
+    pending: list[tuple[int, int]]
 
 
-def new_ranges(seen: Mapping[str, int], latest: Mapping[str, int]) -> SeqRanges:
-    """The seq ranges (first, last) not yet seen, per table with new rows."""
-    return {
-        table: (seen.get(table, 0) + 1, last)
-        for table, last in sorted(latest.items())
-        if last > seen.get(table, 0)
-    }
-
-
-def run_key(ranges: SeqRanges) -> str:
-    """A stable key for the runs of these ranges, e.g. `cdc.crm_changes:41-57,cdc.product_changes:900-1200`."""
-    return ",".join(f"{table}:{lo}-{hi}" for table, (lo, hi) in sorted(ranges.items()))
-
-
-def read_latest_seqs(warehouse: Path, tables: Sequence[str]) -> dict[str, int]:
-    """max(seq) per table, through one short read-only connection (missing tables count as 0)."""
+def read_table_state(warehouse: Path, table: str) -> TableState:
+    """max(seq) and the unprocessed seq ranges of `table`, through one short read-only connection."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        present = {
-            f"{schema}.{name}"
-            for schema, name in con.execute(
-                "select table_schema, table_name from information_schema.tables where table_schema = 'cdc'"
-            ).fetchall()
-        }
-        latest = {}
-        for table in tables:
-            if table in present:
-                (seq,) = con.execute(f"select coalesce(max(seq), 0) from {table}").fetchall()[0]
-                latest[table] = int(seq)
-        return latest
+        if not table_exists(con, table):
+            return TableState(0, [])
+        (max_seq,) = con.execute(f"select coalesce(max(seq), 0) from {table}").fetchall()[0]
+        return TableState(int(max_seq), pending_ranges(con, table))
+
+
+def parse_cursor(cursor: str | None) -> int:
+    """The last seq seen (0 before the first tick)."""
+    return int(cursor) if cursor else 0
+
+
+def run_key(table: str, first: int, last: int, retry_of: str | None = None) -> str:
+    """A stable key for the run of one seq range, e.g. `cdc.crm_changes:41-57`."""
+    key = f"{table}:{first}-{last}"
+    return f"{key}:retry-after-{retry_of}" if retry_of else key
+
+
+def decide(
+    table: str, cursor: int, state: TableState, run_active: bool, last_run_id: str | None
+) -> tuple[dg.RunRequest | None, int, str]:
+    """The decision of one tick: a run request or None, the new cursor, and why (pure, tested)."""
+    if run_active:
+        return None, cursor, "a rescoring run is queued or running; new rows go into the next one"
+    if state.max_seq > cursor:
+        first, last = cursor + 1, state.max_seq
+        request = dg.RunRequest(
+            run_key=run_key(table, first, last), tags={f"healthwatch/seq_range/{table}": f"{first}-{last}"}
+        )
+        return request, last, f"new rows {first}-{last}"
+    stale = [(lo, hi) for lo, hi in state.pending if lo <= cursor]
+    if stale:
+        first, last = stale[0][0], min(stale[-1][1], cursor)
+        request = dg.RunRequest(
+            run_key=run_key(table, first, last, retry_of=last_run_id or "none"),
+            tags={f"healthwatch/seq_range/{table}": f"{first}-{last}", "healthwatch/retry": "true"},
+        )
+        return request, cursor, f"rows {first}-{last} are still unprocessed: retrying"
+    return None, cursor, "no new change rows"
 
 
 def build_cdc_sensor(
     *,
-    name: str,
+    table: str,
     job: ExecutableDefinition,
-    tables: Sequence[str],
     warehouse: Callable[[], Path],
     minimum_interval_seconds: int = 5,
 ) -> dg.SensorDefinition:
-    """A sensor that requests a run of `job` for every new range of change rows in `tables`.
+    """A sensor requesting runs of `job` for the change rows of `table`.
 
-    `warehouse` is called at each tick, so the path comes from the environment of the daemon,
-    never from import time.
+    `warehouse` is called at each tick, so the path comes from the daemon's environment, never
+    from import time.
     """
+    job_name = job.name
 
     @dg.sensor(
-        name=name,
+        name=f"{table.replace('.', '_')}_sensor",
         job=job,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description=f"Requests a rescoring run when new change rows land in {', '.join(tables)}.",
+        description=f"Requests a rescoring run when change rows land in {table}; retries failed ranges.",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         path = warehouse()
         if not path.exists():
             return dg.SkipReason(f"no warehouse at {path} yet")
         try:
-            latest = read_latest_seqs(path, tables)
+            state = read_table_state(path, table)
         except duckdb.IOException as exc:
             # Another process is writing the warehouse (DuckDB has one writer): try next tick.
             return dg.SkipReason(f"warehouse busy: {exc}")
-        seen = parse_cursor(context.cursor)
-        ranges = new_ranges(seen, latest)
-        if not ranges:
-            return dg.SkipReason("no new change rows")
-        tags = {f"healthwatch/seq_range/{table}": f"{lo}-{hi}" for table, (lo, hi) in ranges.items()}
-        cursor = json.dumps({**seen, **{table: hi for table, (_, hi) in ranges.items()}}, sort_keys=True)
-        return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=run_key(ranges), tags=tags)], cursor=cursor
+        active = context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=job_name, statuses=ACTIVE_STATUSES), limit=1
         )
+        latest = context.instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=1)
+        request, cursor, reason = decide(
+            table, parse_cursor(context.cursor), state, bool(active), latest[0].run_id if latest else None
+        )
+        if request is None:
+            return dg.SkipReason(reason)
+        context.log.info(reason)
+        return dg.SensorResult(run_requests=[request], cursor=str(cursor))
 
     return _sensor

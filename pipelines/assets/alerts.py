@@ -4,6 +4,7 @@ import dagster as dg
 
 from alerts.engine import evaluate_alerts
 from pipelines.assets.ml import HEALTH_SCORES
+from pipelines.assets.scope import rebuilt_accounts
 from pipelines.assets.signals import signals_key
 from pipelines.metadata import result_metadata
 from pipelines.resources import HealthwatchResource
@@ -31,12 +32,15 @@ TOP_ALERTS_SQL = """
     ],
     kinds={"duckdb"},
 )
-def health_alerts(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
-    """Evaluate the alert rules against each account's own baseline and score; set severity,
+def health_alerts(
+    context: dg.AssetExecutionContext, healthwatch: HealthwatchResource
+) -> dg.MaterializeResult:
+    """For the accounts the signals run rebuilt (all on a full rebuild), evaluate the alert rules
+    against each account's own baseline and score; set severity,
     priority, owner and SLA; dedupe against open alerts and resolve cleared ones."""
     settings = healthwatch.settings()
     with healthwatch.connect() as con:
-        result = evaluate_alerts(con, settings)
+        result = evaluate_alerts(con, settings, account_ids=rebuilt_accounts(context, con))
         top = con.execute(TOP_ALERTS_SQL).fetchall()
     metadata = result_metadata(result)
     metadata["top_alerts"] = dg.MetadataValue.md(_markdown_table(top))

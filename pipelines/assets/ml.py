@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ml.pipeline import score_current, train_and_promote
+from pipelines.assets.scope import rebuilt_accounts
 from pipelines.assets.signals import signals_key
 from pipelines.metadata import result_metadata
 from pipelines.resources import HealthwatchResource
@@ -32,10 +33,13 @@ def churn_model(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
     deps=[signals_key("account_features"), CHURN_MODEL],
     kinds={"duckdb"},
 )
-def account_health_scores(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
-    """Score every current account with the promoted model: churn probability, 0-100 health
-    score, Healthy / At-Risk / Critical, and the top drivers in words."""
+def account_health_scores(
+    context: dg.AssetExecutionContext, healthwatch: HealthwatchResource
+) -> dg.MaterializeResult:
+    """Score the accounts the signals run rebuilt (every account on a full rebuild) with the
+    promoted model: churn probability, 0-100 health score, Healthy / At-Risk / Critical, and the
+    top drivers in words."""
     settings = healthwatch.settings()
     with healthwatch.connect() as con:
-        result = score_current(con, settings)
+        result = score_current(con, settings, account_ids=rebuilt_accounts(context, con))
     return dg.MaterializeResult(metadata=result_metadata(result))

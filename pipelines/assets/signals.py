@@ -36,6 +36,11 @@ def signals_dbt(
     full_refresh = context.run.tags.get("healthwatch/full_refresh") == "true"
     with healthwatch.connect() as con:
         batch = open_batch(con, full_refresh=full_refresh)
+    if batch.total_rows == 0 and not full_refresh:
+        # Nothing arrived since the last run (a queued run whose rows an earlier one took):
+        # materialize nothing, so the scores, alerts and tasks downstream are skipped too.
+        context.log.info("no pending change rows: nothing to rebuild")
+        return
     context.log.info(f"change rows to process: {batch.rows} (full refresh: {full_refresh})")
     args = dbt_cli_args("build", healthwatch.settings(), full_refresh=full_refresh)
     yield from dbt.cli(args, context=context).stream()
