@@ -319,8 +319,10 @@ def prepare() -> None:
 @app.command()
 def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
     """Start `dagster dev` on this warehouse (DAGSTER_HOME beside it unless set)."""
+    from pipelines.run import ensure_instance_config
+
     settings = load_settings()
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    ensure_instance_config(settings.dagster_home)
     env = {
         **os.environ,
         "DAGSTER_HOME": str(settings.dagster_home),

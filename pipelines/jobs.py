@@ -8,6 +8,8 @@ from pipelines.assets.ml import CHURN_MODEL, HEALTH_SCORES
 from pipelines.assets.sources import CHANGE_TABLE_KEYS
 
 SIGNALS = dg.AssetSelection.groups("signals")
+# Every job writes the warehouse: the instance's run queue lets one such run go at a time.
+WRITER = {"healthwatch/warehouse": "writer"}
 # The change tables are written outside Dagster; their checks run at the head of every run that reads them.
 SOURCE_CHECKS = dg.AssetSelection.checks_for_assets(*CHANGE_TABLE_KEYS.values())
 
@@ -16,6 +18,7 @@ rescore_job = dg.define_asset_job(
     name="rescore_job",
     selection=SOURCE_CHECKS | SIGNALS | dg.AssetSelection.assets(HEALTH_SCORES, HEALTH_ALERTS, CRM_TASKS),
     executor_def=dg.in_process_executor,
+    tags=WRITER,
     description="Recompute signals, scores, alerts and CRM tasks after new change rows.",
 )
 
@@ -24,6 +27,7 @@ healthwatch_job = dg.define_asset_job(
     name="healthwatch_job",
     selection=SOURCE_CHECKS | (dg.AssetSelection.all() - dg.AssetSelection.groups("sources")),
     executor_def=dg.in_process_executor,
+    tags=WRITER,
     description="Build everything: signals, model, scores, alerts, CRM tasks and the email outbox.",
 )
 
@@ -31,6 +35,7 @@ train_job = dg.define_asset_job(
     name="train_job",
     selection=dg.AssetSelection.assets(CHURN_MODEL),
     executor_def=dg.in_process_executor,
+    tags=WRITER,
     description="Retrain the churn model (promoted only if not worse on the same holdout).",
 )
 
@@ -38,6 +43,7 @@ digest_job = dg.define_asset_job(
     name="digest_job",
     selection=dg.AssetSelection.assets(EMAIL_OUTBOX),
     executor_def=dg.in_process_executor,
+    tags=WRITER,
     description="Queue and deliver the daily CSM digests.",
 )
 

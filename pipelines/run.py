@@ -5,6 +5,7 @@ runs appear in the UI's run history.
 """
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -29,9 +30,21 @@ class JobOutcome:
     seconds: float
 
 
+LOCAL_INSTANCE_CONFIG = Path(__file__).resolve().parent / "instance" / "dagster.yaml"
+
+
+def ensure_instance_config(dagster_home: Path) -> None:
+    """Give a new DAGSTER_HOME the local instance config (SQLite, one warehouse writer at a time);
+    an existing dagster.yaml (e.g. the PostgreSQL one) is left alone."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    target = dagster_home / "dagster.yaml"
+    if not target.exists():
+        shutil.copyfile(LOCAL_INSTANCE_CONFIG, target)
+
+
 def instance_for(settings: Settings) -> dg.DagsterInstance:
-    """The Dagster instance under settings.dagster_home (SQLite storage unless its dagster.yaml says otherwise)."""
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    """The Dagster instance under settings.dagster_home, as its dagster.yaml configures it."""
+    ensure_instance_config(settings.dagster_home)
     return dg.DagsterInstance.from_config(str(settings.dagster_home))
 
 
