@@ -4,25 +4,18 @@ Validation is incremental: only the pending change rows (those the next run will
 read. Great Expectations is imported inside the functions (it costs seconds to import).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from data_quality.gx_runner import Failure, run_suite
 from healthwatch.batches import pending_batch
 from healthwatch.contract import SOURCE_TABLES
 
 ENVELOPE_COLUMNS = ["seq", "source_table", "op", "key", "before", "after", "source_ts", "ingested_at"]
 OPS = ["c", "u", "d", "r"]
-
-
-@dataclass(frozen=True)
-class Failure:
-    expectation: str
-    column: str | None
-    unexpected_count: int
-    examples: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -53,35 +46,7 @@ def envelope_suite(system: str) -> Any:
 
 def validate_frame(system: str, frame: pd.DataFrame) -> list[Failure]:
     """Run the envelope suite on a DataFrame of change rows; return the failed expectations."""
-    import great_expectations as gx
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    batch_definition = (
-        context.data_sources.add_pandas(name=f"{system}_changes")
-        .add_dataframe_asset(name="rows")
-        .add_batch_definition_whole_dataframe(name="new_rows")
-    )
-    suite = context.suites.add(envelope_suite(system))
-    validation = gx.ValidationDefinition(
-        data=batch_definition, suite=suite, name=f"{system}_changes_envelope"
-    )
-    result = validation.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "SUMMARY"})
-    failures = []
-    for outcome in result.results:
-        if outcome.success:
-            continue
-        config = outcome.expectation_config
-        details = outcome.result or {}
-        failures.append(
-            Failure(
-                expectation=config.type,
-                column=config.kwargs.get("column"),
-                unexpected_count=int(details.get("unexpected_count") or 0),
-                examples=[str(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
-            )
-        )
-    return failures
+    return run_suite(lambda: envelope_suite(system), frame)
 
 
 def validate_pending_changes(

@@ -5,7 +5,7 @@ from dagster_dbt import DbtCliResource
 
 from healthwatch.config import load_settings
 from pipelines.assets.alerts import health_alerts
-from pipelines.assets.checks import change_envelope_checks
+from pipelines.assets.checks import change_envelope_checks, signal_ranges_check, source_contract_checks
 from pipelines.assets.delivery import crm_tasks, email_outbox
 from pipelines.assets.ml import account_health_scores, churn_model
 from pipelines.assets.signals import signals_dbt
@@ -31,7 +31,7 @@ defs = dg.Definitions(
         crm_tasks,
         email_outbox,
     ],
-    asset_checks=[change_envelope_checks],
+    asset_checks=[change_envelope_checks, source_contract_checks, signal_ranges_check],
     jobs=[rescore_job, healthwatch_job, train_job, digest_job],
     schedules=schedules,
     sensors=cdc_sensors,

@@ -5,6 +5,8 @@ from collections.abc import Iterator
 import dagster as dg
 
 from data_quality.change_tables import validate_pending_changes
+from data_quality.suites import validate_signals, validate_sources
+from healthwatch.contract import SOURCE_TABLES
 from pipelines.assets.sources import CHANGE_TABLE_KEYS
 from pipelines.resources import HealthwatchResource
 
@@ -47,3 +49,69 @@ def change_envelope_checks(
                 ),
             },
         )  # fmt: skip
+
+
+SOURCE_CHECKS = [
+    dg.AssetCheckSpec(
+        name="contract",
+        asset=dg.AssetKey(["staging", f"stg_{table.system}__{table.name}"]),
+        blocking=True,
+        description="Staged rows whose keys changed meet the source contract: key present and unique, "
+        "contract columns present, accepted values and ranges (Great Expectations).",
+    )
+    for table in SOURCE_TABLES
+    if table.name != "events"
+]
+
+
+@dg.multi_asset_check(specs=SOURCE_CHECKS, name="source_contract_checks")
+def source_contract_checks(
+    context: dg.AssetCheckExecutionContext, healthwatch: HealthwatchResource
+) -> Iterator[dg.AssetCheckResult]:
+    """Validate the staged rows of this run's batch against the source contract."""
+    full_refresh = context.run.tags.get("healthwatch/full_refresh") == "true"
+    with healthwatch.connect(read_only=True) as con:
+        outcomes = validate_sources(con, full_refresh=full_refresh)
+    for outcome in outcomes:
+        yield dg.AssetCheckResult(
+            asset_key=dg.AssetKey(outcome.table.split(".")),
+            check_name="contract",
+            passed=outcome.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=_suite_metadata(outcome.rows_checked, outcome.failures),
+        )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["signals", "account_signals_daily"]),
+    name="signal_ranges",
+    blocking=True,
+    description="Rebuilt signal rows: keys present and unique per day, counts not negative, rates "
+    "within 0-1, NPS within 0-10 (Great Expectations). Blocks scoring and alerts when it fails.",
+)
+def signal_ranges_check(
+    context: dg.AssetCheckExecutionContext, healthwatch: HealthwatchResource
+) -> dg.AssetCheckResult:
+    """Validate the signal rows this run rebuilt."""
+    full_refresh = context.run.tags.get("healthwatch/full_refresh") == "true"
+    with healthwatch.connect(read_only=True) as con:
+        outcome = validate_signals(con, full_refresh=full_refresh)
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=_suite_metadata(outcome.rows_checked, outcome.failures),
+    )
+
+
+def _suite_metadata(rows_checked: int, failures: list) -> dict:
+    return {
+        "rows_checked": rows_checked,
+        "failing_expectations": len(failures),
+        "failures": dg.MetadataValue.json(
+            [
+                {"expectation": f.expectation, "column": f.column, "unexpected": f.unexpected_count,
+                 "examples": f.examples}
+                for f in failures
+            ]
+        ),
+    }  # fmt: skip

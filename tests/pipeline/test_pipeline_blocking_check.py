@@ -23,3 +23,32 @@ def test_bad_change_row_blocks_the_run(world_copy, dagster_instance) -> None:
     with pytest.raises(HealthwatchError, match="change_envelope"):
         run_job("rescore_job", world_copy, instance=dagster_instance)
     assert signals_state() == before
+
+
+def test_a_contract_violation_in_a_source_blocks_scores_and_alerts(world_copy, dagster_instance) -> None:
+    def downstream_state() -> list:
+        with duckdb.connect(str(world_copy.warehouse), read_only=True) as con:
+            return [
+                con.execute("select max(scored_at) from scoring.account_health_scores").fetchall(),
+                con.execute("select count(*), max(updated_at) from alerts.health_alerts").fetchall(),
+            ]
+
+    before = downstream_state()
+    with duckdb.connect(str(world_copy.warehouse)) as con:
+        (account_id, contact_id) = con.execute(
+            "select account_id, contact_id from staging.stg_crm__contacts limit 1"
+        ).fetchall()[0]
+        con.execute(
+            """
+            insert into cdc.engagement_changes
+            select max(seq) + 1, 'nps_responses', 'op', 'bad-nps', null,
+                json_object('response_id', 'bad-nps', 'survey_id', 's', 'account_id', ?, 'contact_id', ?,
+                            'score', 11, 'comment', 'out of range', 'responded_at', strftime(max(source_ts), '%Y-%m-%dT%H:%M:%S')),
+                max(source_ts), max(source_ts)
+            from cdc.engagement_changes
+            """.replace("'op'", "'c'"),
+            [account_id, contact_id],
+        )
+    with pytest.raises(HealthwatchError, match="contract"):
+        run_job("rescore_job", world_copy, instance=dagster_instance)
+    assert downstream_state() == before

@@ -1,0 +1,53 @@
+"""Run a Great Expectations 1.x suite over a DataFrame and report what failed.
+
+Great Expectations is imported inside the functions: it costs seconds to import.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed expectation: which, on which column, how many rows, a few of the bad values."""
+
+    expectation: str
+    column: str | None
+    unexpected_count: int
+    examples: list[Any] = field(default_factory=list)
+
+
+def run_suite(build_suite: Callable[[], Any], frame: pd.DataFrame) -> list[Failure]:
+    """Validate `frame` against the ExpectationSuite `build_suite()` makes (called once a data
+    context is active, as Great Expectations requires); return the failed expectations."""
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    suite = build_suite()
+    batch_definition = (
+        context.data_sources.add_pandas(name=suite.name)
+        .add_dataframe_asset(name="rows")
+        .add_batch_definition_whole_dataframe(name="rows")
+    )
+    suite = context.suites.add(suite)
+    validation = gx.ValidationDefinition(data=batch_definition, suite=suite, name=suite.name)
+    result = validation.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "SUMMARY"})
+    failures = []
+    for outcome in result.results:
+        if outcome.success:
+            continue
+        config = outcome.expectation_config
+        details = outcome.result or {}
+        failures.append(
+            Failure(
+                expectation=config.type,
+                column=config.kwargs.get("column"),
+                unexpected_count=int(details.get("unexpected_count") or 0),
+                examples=[str(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
+            )
+        )
+    return failures

@@ -1,0 +1,56 @@
+"""Source-contract and signal suites: what they accept and what they name when they refuse."""
+
+import pandas as pd
+
+from data_quality.gx_runner import run_suite
+from data_quality.suites import signals_suite, source_suite
+from healthwatch.contract import source_table
+
+
+def _failed(build, frame: pd.DataFrame) -> set[tuple[str, str | None]]:
+    return {(f.expectation, f.column) for f in run_suite(build, frame)}
+
+
+def _nps(**override) -> dict:
+    row = {"response_id": "r1", "survey_id": "s1", "account_id": "a1", "contact_id": "c1", "score": 9,
+           "comment": "great", "responded_at": pd.Timestamp("2026-01-05 10:00")}  # fmt: skip
+    return row | override
+
+
+def test_a_clean_source_table_passes() -> None:
+    frame = pd.DataFrame([_nps(), _nps(response_id="r2", score=0)])
+    assert _failed(lambda: source_suite(source_table("nps_responses")), frame) == set()
+
+
+def test_source_violations_are_named() -> None:
+    frame = pd.DataFrame([_nps(), _nps(score=11), _nps(response_id=None)])
+    failed = _failed(lambda: source_suite(source_table("nps_responses")), frame)
+    assert ("expect_column_values_to_be_between", "score") in failed
+    assert ("expect_column_values_to_not_be_null", "response_id") in failed
+    assert ("expect_column_values_to_be_unique", "response_id") in failed
+
+
+def test_accepted_values_come_from_the_contract() -> None:
+    row = {"account_id": "a1", "name": "Acme", "segment": "galactic", "arr": 10.0, "plan": "growth",
+           "seats_purchased": 5, "csm_id": "m1", "created_at": pd.Timestamp("2024-01-01")}  # fmt: skip
+    failed = _failed(lambda: source_suite(source_table("accounts")), pd.DataFrame([row]))
+    assert failed == {("expect_column_values_to_be_in_set", "segment")}
+
+
+def test_signal_rows_out_of_range_fail() -> None:
+    base = {"account_id": "a1", "signal_date": pd.Timestamp("2026-01-05"), "api_error_rate_7d": 0.1,
+            "survey_response_rate_90d": 0.5, "nps_score_last": 8}  # fmt: skip
+    counts = dict.fromkeys(
+        ["logins", "logins_7d", "active_users", "active_users_7d", "sessions", "core_feature_uses_7d",
+         "api_calls_7d", "tickets_7d", "tickets_28d", "payment_failures_30d", "cancellation_requests_90d",
+         "champion_departures_90d", "days_since_last_login"], 1)  # fmt: skip
+    good = base | counts
+    assert _failed(signals_suite, pd.DataFrame([good])) == set()
+    bad = pd.DataFrame([good, good | {"signal_date": pd.Timestamp("2026-01-06"), "logins_7d": -1,
+                                      "api_error_rate_7d": 1.5}])  # fmt: skip
+    assert _failed(signals_suite, bad) == {
+        ("expect_column_values_to_be_between", "logins_7d"),
+        ("expect_column_values_to_be_between", "api_error_rate_7d"),
+    }
+    duplicate = pd.DataFrame([good, good])
+    assert ("expect_compound_columns_to_be_unique", None) in _failed(signals_suite, duplicate)
