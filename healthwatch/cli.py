@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 export_app = typer.Typer(help="Export import-ready files.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+bench_app = typer.Typer(help="Benchmarks, with JSON output.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 console = Console()
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -296,6 +298,30 @@ def demo(
     console.print(f"CRM-task export: {settings.exports_dir / 'crm_tasks.csv'}")
     console.print(f"Warehouse: {settings.warehouse} (data clock {clock:%Y-%m-%d %H:%M} UTC)")
     console.print("Open the Dagster UI on this warehouse: [bold]make ui[/]  (or `healthwatch ui`)")
+
+
+@bench_app.command("latency")
+def bench_latency(
+    changes: Annotated[int, typer.Option(min=1, help="Changes to measure, one at a time.")] = 20,
+    accounts: Annotated[int, typer.Option(min=20, help="Accounts in the simulated warehouse.")] = 200,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Folder for the warehouse and the Dagster home.")
+    ] = None,
+) -> None:
+    """Time from a change's commit to its alert row and outbox row, with the daemon and sensors running."""
+    import json
+    import tempfile
+
+    from bench.latency import run_latency_bench
+
+    folder = workdir or Path(tempfile.mkdtemp(prefix="healthwatch-latency-"))
+    figures = run_latency_bench(folder, changes=changes, accounts=accounts)
+    summary = {k: v for k, v in figures.items() if k != "measurements"}
+    console.print_json(data=summary)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(figures, indent=2, default=str) + "\n")
 
 
 @app.command()
