@@ -117,7 +117,7 @@ def run_latency_bench(
         simulate(con, accounts=accounts, days=days, seed=seed, start_date=settings.config.simulation.start_date,
                  core_features=settings.config.product.core_features)  # fmt: skip
     with instance_for(settings) as instance:
-        run_job("healthwatch_job", settings, instance=instance)
+        run_job("healthwatch_job", settings, instance=instance, log_path=workdir / "build.log")
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         candidates = [
             a
@@ -126,7 +126,7 @@ def run_latency_bench(
     rng = random.Random(seed)
     measurements: list[Measurement] = []
     with running_daemon(settings, workdir / "daemon.log"), instance_for(settings) as instance:
-        time.sleep(20)  # the sensors' first ticks: their cursors start at the current rows
+        time.sleep(10)  # the sensors' first ticks: their cursors catch up with the processed rows
         _poll(settings, "select 1", [], 5)
         for number in range(changes):
             kind = KINDS[number % len(KINDS)]

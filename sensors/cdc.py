@@ -69,6 +69,9 @@ def decide(
     """The decision of one tick: a run request or None, the new cursor, and why (pure, tested)."""
     if run_active:
         return None, cursor, "a rescoring run is queued or running; new rows go into the next one"
+    if state.max_seq > cursor and not any(hi > cursor for _, hi in state.pending):
+        # processed already (by `healthwatch run`, or before this sensor started): just catch up
+        return None, state.max_seq, f"rows up to {state.max_seq} are processed already"
     if state.max_seq > cursor:
         first, last = cursor + 1, state.max_seq
         request = dg.RunRequest(
@@ -124,6 +127,8 @@ def build_cdc_sensor(
             table, parse_cursor(context.cursor), state, bool(active), latest[0].run_id if latest else None
         )
         if request is None:
+            if cursor != parse_cursor(context.cursor):
+                return dg.SensorResult(skip_reason=reason, cursor=str(cursor))
             return dg.SkipReason(reason)
         context.log.info(reason)
         return dg.SensorResult(run_requests=[request], cursor=str(cursor))

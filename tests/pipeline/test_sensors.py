@@ -59,6 +59,8 @@ def test_decisions() -> None:
     # everything processed: nothing to do
     done = TableState(max_seq=57, pending=[])
     assert decide(TABLE, 57, done, run_active=False, last_run_id="r2")[0] is None
+    # new rows someone else processed already: the cursor catches up without a run
+    assert decide(TABLE, 40, done, run_active=False, last_run_id="r2")[:2] == (None, 57)
     assert run_key(TABLE, 1, 2) == "cdc.crm_changes:1-2"
 
 
