@@ -18,6 +18,7 @@ from healthwatch.warehouse import SOURCE_SYSTEMS, change_table, ensure_change_ta
 BATCH_TABLE = "ops.change_batch"
 PROCESSED_TABLE = "ops.processed_changes"
 CLOCK_TABLE = "ops.processed_clock"
+OPEN_TABLE = "ops.open_batch"
 SCOPE_TABLE = "intermediate.int_recompute_scope"
 
 
@@ -118,12 +119,33 @@ def open_batch(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> Ba
     batch = pending_batch(con, full_refresh)
     con.execute("begin")
     con.execute(f"delete from {BATCH_TABLE}")
+    con.execute(f"delete from {OPEN_TABLE}")
     for table, seq_ranges in batch.ranges.items():
         if seq_ranges:
             con.executemany(
                 f"insert into {BATCH_TABLE} values (?, ?, ?)", [(table, lo, hi) for lo, hi in seq_ranges]
             )
+    con.execute(f"insert into {OPEN_TABLE} values (?, ?)", [batch.as_of_date, batch.full_refresh])
     con.execute("commit")
+    return batch
+
+
+def commit_open_batch(con: duckdb.DuckDBPyConnection) -> Batch | None:
+    """Mark the batch written by the last open_batch processed (None when none is open).
+
+    A run opens the batch before dbt and commits it as its very last step, once scores, alerts
+    and tasks are written too: a run that dies anywhere in between leaves the rows pending, and
+    the next run does the whole of it again."""
+    ensure_change_tables(con)
+    opened = con.execute(f"select as_of_date, full_refresh from {OPEN_TABLE}").fetchall()
+    if not opened:
+        return None
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for table, first, last in con.execute(f"select * from {BATCH_TABLE} order by 1, 2").fetchall():
+        ranges.setdefault(table, []).append((int(first), int(last)))
+    as_of_date, full_refresh = opened[0]
+    batch = Batch(ranges=ranges, rows={}, full_refresh=bool(full_refresh), as_of_date=as_of_date)
+    commit_batch(con, batch)
     return batch
 
 
@@ -158,6 +180,7 @@ def commit_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     if merged:
         con.executemany(f"insert into {PROCESSED_TABLE} values (?, ?, ?)", merged)
     con.execute(f"delete from {BATCH_TABLE}")
+    con.execute(f"delete from {OPEN_TABLE}")
     if batch.as_of_date is not None:
         con.execute(f"delete from {CLOCK_TABLE}")
         con.execute(f"insert into {CLOCK_TABLE} values (?)", [batch.as_of_date])
@@ -189,4 +212,6 @@ def scope_accounts(con: duckdb.DuckDBPyConnection) -> list[str] | None:
     """The accounts the last signals run rebuilt (None before the first run: score everyone)."""
     if not table_exists(con, SCOPE_TABLE):
         return None
-    return [account for (account,) in con.execute(f"select account_id from {SCOPE_TABLE} order by 1").fetchall()]
+    return [
+        account for (account,) in con.execute(f"select account_id from {SCOPE_TABLE} order by 1").fetchall()
+    ]

@@ -82,6 +82,7 @@ def ensure_change_tables(con: duckdb.DuckDBPyConnection) -> None:
             f"create table if not exists {table} (change_table varchar, first_seq bigint, last_seq bigint)"
         )
     con.execute("create table if not exists ops.processed_clock (as_of_date date)")
+    con.execute("create table if not exists ops.open_batch (as_of_date date, full_refresh boolean)")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:

@@ -5,6 +5,7 @@ from dagster_dbt import DbtCliResource
 
 from healthwatch.config import load_settings
 from pipelines.assets.alerts import health_alerts
+from pipelines.assets.bookkeeping import processed_changes
 from pipelines.assets.checks import change_envelope_checks, signal_ranges_check, source_contract_checks
 from pipelines.assets.delivery import crm_tasks, email_outbox
 from pipelines.assets.ml import account_health_scores, churn_model
@@ -30,6 +31,7 @@ defs = dg.Definitions(
         health_alerts,
         crm_tasks,
         email_outbox,
+        processed_changes,
     ],
     asset_checks=[change_envelope_checks, source_contract_checks, signal_ranges_check],
     jobs=[rescore_job, healthwatch_job, train_job, digest_job],

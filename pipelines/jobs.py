@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipelines.assets.alerts import HEALTH_ALERTS
+from pipelines.assets.bookkeeping import PROCESSED_CHANGES
 from pipelines.assets.delivery import CRM_TASKS, EMAIL_OUTBOX
 from pipelines.assets.ml import CHURN_MODEL, HEALTH_SCORES
 from pipelines.assets.sources import CHANGE_TABLE_KEYS
@@ -16,7 +17,9 @@ SOURCE_CHECKS = dg.AssetSelection.checks_for_assets(*CHANGE_TABLE_KEYS.values())
 # Everything from the change tables to CRM tasks; the model is trained on its own schedule.
 rescore_job = dg.define_asset_job(
     name="rescore_job",
-    selection=SOURCE_CHECKS | SIGNALS | dg.AssetSelection.assets(HEALTH_SCORES, HEALTH_ALERTS, CRM_TASKS),
+    selection=SOURCE_CHECKS
+    | SIGNALS
+    | dg.AssetSelection.assets(HEALTH_SCORES, HEALTH_ALERTS, CRM_TASKS, PROCESSED_CHANGES),
     executor_def=dg.in_process_executor,
     tags=WRITER,
     description="Recompute signals, scores, alerts and CRM tasks after new change rows.",

@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from healthwatch.batches import commit_batch, open_batch, scope_summary
+from healthwatch.batches import open_batch, scope_summary
 from pipelines.project import dbt_cli_args, dbt_project
 from pipelines.resources import HealthwatchResource
 
@@ -31,8 +31,8 @@ def signals_dbt(
 ) -> Iterator[Any]:
     """Build the signal tables from the pending change rows (dbt build: models and their tests).
 
-    The batch of pending rows is opened before dbt runs and marked processed only after dbt
-    succeeded, so a failed run is retried with the same rows."""
+    The batch of pending rows is opened here and marked processed by the run's last step
+    (`ops/processed_changes`), so a run that fails anywhere is retried with the same rows."""
     full_refresh = context.run.tags.get("healthwatch/full_refresh") == "true"
     with healthwatch.connect() as con:
         batch = open_batch(con, full_refresh=full_refresh)
@@ -45,7 +45,6 @@ def signals_dbt(
     args = dbt_cli_args("build", healthwatch.settings(), full_refresh=full_refresh)
     yield from dbt.cli(args, context=context).stream()
     with healthwatch.connect() as con:
-        commit_batch(con, batch)
         scope = scope_summary(con)
     context.log.info(
         f"recomputed {scope.changed_accounts} accounts with changes and rolled {scope.rolled_accounts} "

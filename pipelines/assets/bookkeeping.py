@@ -1,0 +1,29 @@
+"""The last step of every run that processes change rows: marking them processed."""
+
+import dagster as dg
+
+from healthwatch.batches import commit_open_batch
+from pipelines.assets.alerts import HEALTH_ALERTS
+from pipelines.assets.delivery import CRM_TASKS
+from pipelines.assets.ml import HEALTH_SCORES
+from pipelines.resources import HealthwatchResource
+
+PROCESSED_CHANGES = dg.AssetKey(["ops", "processed_changes"])
+
+
+@dg.asset(
+    key=PROCESSED_CHANGES,
+    group_name="delivery",
+    deps=[HEALTH_SCORES, HEALTH_ALERTS, CRM_TASKS],
+    kinds={"duckdb"},
+)
+def processed_changes(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
+    """Mark the run's batch of change rows processed, once its signals, scores, alerts and tasks
+    are all written: a run that dies before this step leaves the rows pending for the next one."""
+    with healthwatch.connect() as con:
+        batch = commit_open_batch(con)
+    ranges = {
+        table: [f"{lo}-{hi}" for lo, hi in seq_ranges]
+        for table, seq_ranges in (batch.ranges if batch else {}).items()
+    }
+    return dg.MaterializeResult(metadata={"seq_ranges": dg.MetadataValue.json(ranges)})
