@@ -111,10 +111,14 @@ def _stdout_to(path: Path | None) -> Iterator[None]:
 
 
 def _failure_message(result: dg.ExecuteInProcessResult, job_name: str) -> str:
+    """One line per failed step (several checks can fail in one run), each with its cause."""
     failures = result.get_step_failure_events()
     if not failures:
         return f"{job_name} failed"
-    error = failures[0].step_failure_data.error
-    cause = error.cause if error and error.cause else error
-    message = cause.message.strip().splitlines()[-1] if cause else "unknown error"
-    return f"step {failures[0].step_key} of {job_name} failed: {message}"
+    lines = []
+    for failure in failures:
+        error = failure.step_failure_data.error
+        cause = error.cause if error and error.cause else error
+        message = cause.message.strip().splitlines()[-1] if cause else "unknown error"
+        lines.append(f"step {failure.step_key} of {job_name} failed: {message}")
+    return "; ".join(lines)

@@ -49,6 +49,6 @@ def test_a_contract_violation_in_a_source_blocks_scores_and_alerts(world_copy, d
             """.replace("'op'", "'c'"),
             [account_id, contact_id],
         )
-    with pytest.raises(HealthwatchError, match="contract"):
+    with pytest.raises(HealthwatchError, match="step source_contract_checks of rescore_job failed"):
         run_job("rescore_job", world_copy, instance=dagster_instance)
     assert downstream_state() == before
