@@ -23,7 +23,8 @@ SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 TOP_DRIVERS = 3
 TREND_POINTS = 4
 
-_COLUMNS = (
+# Columns every alert row has (alerts/schema.py); a missing one is an error.
+_REQUIRED_COLUMNS = (
     "alert_id",
     "account_id",
     "account_name",
@@ -50,6 +51,21 @@ _COLUMNS = (
     "needs_exec_outreach",
     "opened_at",
     "sla_due_at",
+)
+# Read when present, None otherwise: the alerts engine adds columns over time, and delivery must
+# keep working with a table from before or after (coordination is through the table only).
+_OPTIONAL_COLUMNS = (
+    "notify_member_ids",
+    "in_manager_digest",
+    "acknowledged_at",
+    "escalated_at",
+    "escalated_from",
+    "resolved_at",
+    "last_seen_at",
+    "notification_key",  # if the alerts engine marks re-notifications itself (see delivery.critical)
+    "notify_reason",  # opened | escalated | sla_breach | repeat | unsuppressed
+    "escalation_reason",  # condition | sla_breach
+    "playbook_steps",  # JSON list of the playbook's steps
 )
 
 
@@ -83,6 +99,16 @@ class AlertView:
     needs_exec_outreach: bool
     opened_at: datetime | None
     sla_due_at: datetime | None
+    notify_member_ids: tuple[str, ...] = ()
+    in_manager_digest: bool | None = None
+    acknowledged_at: datetime | None = None
+    escalated_at: datetime | None = None
+    escalated_from: str | None = None
+    resolved_at: datetime | None = None
+    notification_key: str | None = None
+    notify_reason: str | None = None
+    escalation_reason: str | None = None
+    playbook_steps: tuple[str, ...] = ()
 
     @property
     def type_label(self) -> str:
@@ -113,6 +139,14 @@ class AlertView:
     @property
     def crm_priority(self) -> str:
         return formatting.crm_priority(self.priority)
+
+    @property
+    def escalation_text(self) -> str:
+        """`Escalated from high after its SLA passed`, or '' when it never escalated."""
+        if not self.escalated_from:
+            return ""
+        text = f"Escalated from {self.escalated_from}"
+        return text + (" after its SLA passed" if self.escalation_reason == "sla_breach" else "")
 
 
 def sort_key(alert: AlertView) -> tuple:
@@ -156,6 +190,15 @@ def driver_sentences(drivers: Any, limit: int = TOP_DRIVERS) -> tuple[str, ...]:
     return tuple(sentences)
 
 
+def _member_ids(value: Any) -> tuple[str, ...]:
+    value = _json(value)
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value if v)
+    return ()
+
+
 def _view(row: dict[str, Any]) -> AlertView:
     return AlertView(
         alert_id=str(row["alert_id"]),
@@ -184,7 +227,51 @@ def _view(row: dict[str, Any]) -> AlertView:
         needs_exec_outreach=bool(row["needs_exec_outreach"]),
         opened_at=row["opened_at"],
         sla_due_at=row["sla_due_at"],
+        notify_member_ids=_member_ids(row.get("notify_member_ids")),
+        in_manager_digest=row.get("in_manager_digest"),
+        acknowledged_at=row.get("acknowledged_at"),
+        escalated_at=row.get("escalated_at"),
+        escalated_from=row.get("escalated_from"),
+        resolved_at=row.get("resolved_at"),
+        notification_key=None if row.get("notification_key") is None else str(row["notification_key"]),
+        notify_reason=row.get("notify_reason"),
+        escalation_reason=row.get("escalation_reason"),
+        playbook_steps=_steps(row.get("playbook_steps")),
     )
+
+
+def _steps(value: Any) -> tuple[str, ...]:
+    value = _json(value)
+    if not isinstance(value, list):
+        return ()
+    steps = []
+    for step in value:
+        if isinstance(step, dict):
+            step = step.get("text") or step.get("step") or step.get("title") or ""
+        if step:
+            steps.append(str(step))
+    return tuple(steps)
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
+    schema, name = qualified.split(".")
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _select_list(con: duckdb.DuckDBPyConnection) -> str:
+    have = table_columns(con, ALERTS_TABLE)
+    optional = [c if c in have else f"null as {c}" for c in _OPTIONAL_COLUMNS]
+    return ", ".join([*_REQUIRED_COLUMNS, *optional])
+
+
+def _load(con: duckdb.DuckDBPyConnection, where: str, params: dict[str, Any]) -> list[AlertView]:
+    cursor = con.execute(f"select {_select_list(con)} from {ALERTS_TABLE} where {where}", params)
+    names = [d[0] for d in cursor.description]
+    return [_view(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
 
 def load_active_alerts(
@@ -196,10 +283,18 @@ def load_active_alerts(
     if severities is not None:
         where += " and severity in (select unnest($severities))"
         params["severities"] = list(severities)
-    cursor = con.execute(f"select {', '.join(_COLUMNS)} from {ALERTS_TABLE} where {where}", params)
-    names = [d[0] for d in cursor.description]
-    alerts = [_view(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
-    return sorted(alerts, key=sort_key)
+    return sorted(_load(con, where, params), key=sort_key)
+
+
+def load_alerts_changed_since(con: duckdb.DuckDBPyConnection, since: datetime) -> list[AlertView]:
+    """Every alert opened or resolved at or after `since` (any status): the week in a manager digest."""
+    return _load(
+        con,
+        "opened_at >= $since or resolved_at >= $since"
+        if "resolved_at" in table_columns(con, ALERTS_TABLE)
+        else "opened_at >= $since",
+        {"since": since},
+    )
 
 
 def load_health_trends(
@@ -249,3 +344,23 @@ def load_team(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     cursor = con.execute(f"select member_id, name, email, role, manager_id, timezone from {TEAM_TABLE}")
     names = [d[0] for d in cursor.description]
     return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
+ACCOUNTS_TABLE = "signals.accounts"
+
+
+def load_account_owners(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The current CSM of each account (`signals.accounts.csm_id`), when that table is there.
+
+    Digests go to the account's owner now: an alert row written before the account changed hands
+    must not land in the previous CSM's mail.
+    """
+    if "csm_id" not in table_columns(con, ACCOUNTS_TABLE):
+        return {}
+    rows = con.execute(f"select account_id, csm_id from {ACCOUNTS_TABLE} where csm_id is not null").fetchall()
+    return {str(account_id): str(csm_id) for account_id, csm_id in rows}
+
+
+def owner_of(alert: AlertView, account_owners: dict[str, str]) -> str | None:
+    """Who owns the alert's account: the account's current CSM, else the alert's owner."""
+    return account_owners.get(alert.account_id) or alert.owner_id

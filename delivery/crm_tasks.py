@@ -5,8 +5,9 @@ outreach task), a re-run changes nothing unless the alert changed, an alert that
 updates its task in place, and a task whose alert is no longer actionable is closed, not deleted.
 Timestamps come from the data clock, so a replayed world gives the same rows.
 
-An export format is a column mapping (`ExportFormat`): the CRM-specific ones (Salesforce,
-HubSpot) are more entries in `EXPORT_FORMATS`.
+An export format is a column mapping (`ExportFormat`): `plain` (every column), `salesforce`
+(Data Loader, Task object) and `hubspot` (the import tool, tasks). The push to a CRM's API is
+`delivery.crm_push`; its bookkeeping columns live on this table (`PUSH_MIGRATIONS`).
 """
 
 import csv
@@ -14,7 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +88,25 @@ class TaskRunSummary:
         return asdict(self)
 
 
+# The CRM push's bookkeeping (delivery.crm_push), added to tables made before it existed.
+PUSH_MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("push_status", "varchar"),  # null (never pushed) | pending | pushed | failed
+    ("push_hash", "varchar"),  # hash of the properties of the last push attempt
+    ("pushed_hash", "varchar"),  # hash of the properties the CRM last accepted
+    ("push_attempts", "integer default 0"),  # attempts for push_hash
+    ("push_throttled", "integer default 0"),  # of those, answered 429
+    ("next_push_at", "timestamp"),  # not retried before this
+    ("crm_object_id", "varchar"),  # the CRM's id for the task
+    ("push_error", "varchar"),  # the CRM's reason for the last failure, secrets redacted
+    ("pushed_at", "timestamp"),
+)
+
+
 def ensure_tasks_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists alerts")
     con.execute(TASKS_DDL)
+    for column, sql_type in PUSH_MIGRATIONS:
+        con.execute(f"alter table {TASKS_TABLE} add column if not exists {column} {sql_type}")
 
 
 def task_subject(alert: AlertView) -> str:
@@ -235,6 +252,9 @@ class ExportFormat:
     def row(self, task: Mapping[str, Any]) -> list[str]:
         return [_cell(source(task) if callable(source) else task[source]) for _, source in self.columns]
 
+    def record(self, task: Mapping[str, Any]) -> dict[str, str]:
+        return dict(zip(self.header, self.row(task), strict=True))
+
     @property
     def header(self) -> list[str]:
         return [header for header, _ in self.columns]
@@ -276,7 +296,73 @@ PLAIN = ExportFormat(
     ),
 )
 
-EXPORT_FORMATS: dict[str, ExportFormat] = {PLAIN.name: PLAIN}
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _is_open(task: Mapping[str, Any]) -> bool:
+    return task.get("status") == "open"
+
+
+# Salesforce Data Loader, Task object: headers are the field API names, so Data Loader's
+# "Auto-Match Fields to Columns" maps them all (Salesforce Object Reference, "Task"; the Data
+# Import Wizard does not take tasks). Data Loader reads dates as yyyy-MM-dd and date-times as
+# ISO 8601 with a zone. Healthwatch_Task_Id__c is a custom text field marked External ID and
+# Unique, so an upsert on it updates a task imported before instead of adding a second one.
+SALESFORCE = ExportFormat(
+    name="salesforce",
+    columns=(
+        ("Subject", "subject"),  # Task.Subject, string(255)
+        ("Description", "description"),  # Task.Description ("Comments"), textarea(32000)
+        # Task.ActivityDate ("Due Date"), date only: the UTC date of the SLA due time
+        ("ActivityDate", lambda t: t["due_at"].date().isoformat() if t["due_at"] else None),
+        ("Priority", "crm_priority"),  # picklist High | Normal | Low
+        ("Status", lambda t: "Not Started" if _is_open(t) else "Completed"),  # picklist
+        ("Type", lambda t: "Other"),  # picklist Call | Email | Meeting | Other
+        # Task.OwnerId ("Assigned To"): a User id; blank unless an owner map is given (see README),
+        # then Salesforce assigns the importing user.
+        ("OwnerId", lambda t: t.get("crm_owner_id") or ""),
+        # Task.WhatId ("Related To"): the Account id; healthwatch's account id is the CRM's own.
+        ("WhatId", "account_id"),
+        ("IsReminderSet", lambda t: "true" if t["due_at"] else "false"),  # boolean
+        # Task.ReminderDateTime, date-time with zone: the SLA due time itself
+        (
+            "ReminderDateTime",
+            lambda t: _utc(t["due_at"]).isoformat(timespec="seconds") if t["due_at"] else None,
+        ),
+        ("Healthwatch_Task_Id__c", "task_id"),  # custom External ID: upsert key
+    ),
+)
+
+# HubSpot import tool, object "Tasks": headers are the task properties' labels, which the import
+# tool maps automatically (HubSpot Knowledge Base "Set up import files" and the tasks property
+# list: hs_task_subject "Task Title", hs_task_body "Notes", hs_timestamp "Due Date",
+# hs_task_priority "Priority", hs_task_status "Status", hs_task_type "Task Type",
+# hubspot_owner_id "Task Owner", matched by the user's email). Choose the date format
+# Year-Month-Day and the time zone UTC in the import. Associating the company needs a company
+# identifier (Record ID or domain) in its own column; "Associated Company" carries the name.
+HUBSPOT = ExportFormat(
+    name="hubspot",
+    columns=(
+        ("Task Title", "subject"),
+        ("Notes", "description"),
+        ("Due Date", lambda t: f"{t['due_at']:%Y-%m-%d %H:%M}" if t["due_at"] else None),
+        # hs_task_priority labels: High | Medium | Low (HubSpot has no "Normal")
+        (
+            "Priority",
+            lambda t: {"High": "High", "Normal": "Medium", "Low": "Low"}.get(t["crm_priority"], "Medium"),
+        ),
+        ("Status", lambda t: "Not started" if _is_open(t) else "Completed"),  # hs_task_status labels
+        ("Task Type", lambda t: "To-do"),  # hs_task_type TODO
+        ("Task Owner", "owner_email"),
+        ("Associated Company", "account_name"),
+        ("Company Record ID", "account_id"),  # the CRM's company id (healthwatch's account id)
+        ("Healthwatch Task ID", "task_id"),  # custom unique property: the push adapter's idProperty
+    ),
+)
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {f.name: f for f in (PLAIN, SALESFORCE, HUBSPOT)}
 
 
 def open_tasks(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -287,8 +373,31 @@ def open_tasks(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def export_crm_tasks_csv(con: duckdb.DuckDBPyConnection, path: Path, export_format: str = "plain") -> int:
-    """Write the open tasks as a CSV import file (header + one row per task); return the row count."""
+def load_owner_map(path: Path) -> dict[str, str]:
+    """A CSV with columns `email,crm_user_id`: healthwatch owners' emails to the CRM's user ids."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"email", "crm_user_id"} <= set(reader.fieldnames):
+            raise HealthwatchError(
+                f"{path} lacks the columns email and crm_user_id", "write a header email,crm_user_id"
+            )
+        return {
+            row["email"].strip().lower(): row["crm_user_id"].strip()
+            for row in reader
+            if row.get("email") and row.get("crm_user_id")
+        }
+
+
+def export_crm_tasks_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    export_format: str = "plain",
+    owner_ids: Mapping[str, str] | None = None,
+) -> int:
+    """Write the open tasks as a CSV import file (header + one row per task); return the row count.
+
+    `owner_ids` maps owner emails to the CRM's user ids (Salesforce's OwnerId).
+    """
     if export_format not in EXPORT_FORMATS:
         raise HealthwatchError(
             f"unknown CRM export format {export_format!r}", f"use one of {', '.join(EXPORT_FORMATS)}"
@@ -297,6 +406,9 @@ def export_crm_tasks_csv(con: duckdb.DuckDBPyConnection, path: Path, export_form
     # No DDL here: the CLI exports from a read-only connection.
     require_tables(con, TASKS_TABLE, fix="build the tasks first (`healthwatch run`)")
     tasks = open_tasks(con)
+    if owner_ids:
+        lowered = {email.lower(): crm_id for email, crm_id in owner_ids.items()}
+        tasks = [{**t, "crm_owner_id": lowered.get(str(t.get("owner_email") or "").lower())} for t in tasks]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -310,9 +422,12 @@ def export_crm_tasks_csv(con: duckdb.DuckDBPyConnection, path: Path, export_form
 
 __all__ = [
     "EXPORT_FORMATS",
+    "HUBSPOT",
+    "SALESFORCE",
     "TASKS_DDL",
     "ExportFormat",
     "TaskRunSummary",
     "build_crm_tasks",
     "export_crm_tasks_csv",
+    "load_owner_map",
 ]

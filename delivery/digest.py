@@ -18,9 +18,11 @@ from delivery.alert_view import (
     HISTORY_TABLE,
     TEAM_TABLE,
     AlertView,
+    load_account_owners,
     load_active_alerts,
     load_health_trends,
     load_team,
+    owner_of,
 )
 from delivery.outbox import Mail
 from delivery.render import render_mail
@@ -40,6 +42,7 @@ class DigestItem:
     due_local: str
     due_relative: str
     overdue: bool
+    spark: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,24 @@ class Recipient:
 
 def _recipient(owner_id: str, alerts: list[AlertView], team: Mapping[str, Mapping[str, Any]]) -> Recipient:
     member = team.get(owner_id, {})
-    first = alerts[0]
+    # The alert's contact fields describe its owner: use them only for that same person.
+    first = next((a for a in alerts if a.owner_id == owner_id), None)
     return Recipient(
         member_id=owner_id,
-        name=member.get("name") or first.owner_name or owner_id,
-        email=member.get("email") or first.owner_email,
-        timezone=member.get("timezone") or first.owner_timezone or "UTC",
+        name=member.get("name") or (first.owner_name if first else None) or owner_id,
+        email=member.get("email") or (first.owner_email if first else None),
+        timezone=member.get("timezone") or (first.owner_timezone if first else None) or "UTC",
+    )
+
+
+def member_recipient(member_id: str, team: Mapping[str, Mapping[str, Any]]) -> Recipient:
+    """A team member as a recipient (managers, VPs): address and timezone from `signals.team_members`."""
+    member = team.get(member_id, {})
+    return Recipient(
+        member_id=member_id,
+        name=member.get("name") or member_id,
+        email=member.get("email"),
+        timezone=member.get("timezone") or "UTC",
     )
 
 
@@ -70,6 +85,7 @@ def digest_item(alert: AlertView, trend: tuple[float, ...], timezone: str, now: 
         due_local=formatting.local_time(alert.sla_due_at, timezone),
         due_relative=formatting.due_relative(alert.sla_due_at, now),
         overdue=alert.sla_due_at is not None and alert.sla_due_at < now,
+        spark=formatting.sparkline(trend) if len(trend) > 1 else "",
     )
 
 
@@ -94,14 +110,19 @@ def render_daily_digest(recipient: Recipient, items: list[DigestItem], clock: da
     accounts, p1, overdue = counts(items)
     extras = [f"{p1} P1"] * bool(p1) + [f"{overdue} overdue"] * bool(overdue)
     summary = _need_you(accounts) + (f": {', '.join(extras)}" if extras else "")
-    subject = digest_subject(items)
+    subject = formatting.one_line(digest_subject(items))
     bodies = render_mail(
         DAILY_DIGEST,
         subject=subject,
         preheader=summary,
         headline=summary + ".",
         recipient_name=recipient.name,
-        date_label=f"{clock:%a} {clock.day} {clock:%b %Y}",
+        date_label=formatting.day_label(clock),
+        stats=[
+            ("accounts", accounts, "neutral"),
+            ("P1", p1, "critical" if p1 else "neutral"),
+            ("overdue", overdue, "critical" if overdue else "neutral"),
+        ],
         timezone=recipient.timezone,
         as_of=clock,
         items=items,
@@ -118,7 +139,10 @@ def render_daily_digest(recipient: Recipient, items: list[DigestItem], clock: da
 
 
 def build_daily_digests(con: duckdb.DuckDBPyConnection, clock: datetime) -> list[Mail]:
-    """One digest per owner of open/acknowledged alerts, their alerts only, most urgent first."""
+    """One digest per owner of open/acknowledged alerts, their accounts only, most urgent first.
+
+    The owner is the account's current CSM (`signals.accounts`), falling back to the alert's owner.
+    """
     require_tables(
         con,
         ALERTS_TABLE,
@@ -128,15 +152,17 @@ def build_daily_digests(con: duckdb.DuckDBPyConnection, clock: datetime) -> list
     )
     alerts = load_active_alerts(con)
     team = load_team(con)
+    account_owners = load_account_owners(con)
     trends = load_health_trends(con, sorted({a.account_id for a in alerts}), clock)
     by_owner: dict[str, list[AlertView]] = {}
     for alert in alerts:
-        if not alert.owner_id:
+        owner_id = owner_of(alert, account_owners)
+        if not owner_id:
             log.warning(
                 "digest: alert %s on %s has no owner; it is left out", alert.alert_id, alert.account_id
             )
             continue
-        by_owner.setdefault(alert.owner_id, []).append(alert)
+        by_owner.setdefault(owner_id, []).append(alert)
     mails = []
     for owner_id in sorted(by_owner):
         owned = by_owner[owner_id]  # already in priority order

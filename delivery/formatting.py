@@ -146,3 +146,45 @@ def due_relative(due: datetime | None, now: datetime) -> str:
     if due < now:
         return f"overdue by {_span(now - due)}"
     return f"in {_span(due - now)}"
+
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(scores: list[float] | tuple[float, ...]) -> str:
+    """Health scores 0–100 as block characters on the absolute scale: `▆▅▃`."""
+    marks = []
+    for score in scores:
+        clamped = min(100.0, max(0.0, float(score)))
+        marks.append(_SPARK[min(len(_SPARK) - 1, int(clamped / 100 * len(_SPARK)))])
+    return "".join(marks)
+
+
+def one_line(text: str | None) -> str:
+    """A header-safe single line (mail subjects): control characters become spaces."""
+    if not text:
+        return ""
+    cleaned = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in text)
+    return " ".join(cleaned.split())
+
+
+def slack_escape(text: object) -> str:
+    """Escape the three characters Slack's mrkdwn treats as markup: `&`, `<`, `>`."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def iso_week(moment: datetime) -> str:
+    """`2026-W09`: the ISO week a weekly digest covers."""
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def day_label(moment: datetime) -> str:
+    """`Fri 27 Feb 2026`."""
+    return f"{moment:%a} {moment.day} {moment:%b %Y}"
+
+
+def precision_text(precision: float | None) -> str:
+    if precision is None or (isinstance(precision, float) and math.isnan(precision)):
+        return "not enough outcomes yet"
+    return f"{precision * 100:.0f}%"

@@ -2,9 +2,10 @@
 
 import json
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ TEAM = [
     ("csm-bo", "Bo Chen", "bo@example.com", "csm", "mgr-lee", "Europe/Berlin"),
     ("mgr-lee", "Lee Park", "lee@example.com", "manager", "vp-kim", "America/New_York"),
     ("vp-kim", "Kim Diaz", "kim@example.com", "vp", None, "America/New_York"),
+    # A second team, so that manager digests can be checked for leaks between teams.
+    ("csm-cy", "Cy Okafor", "cy@example.com", "csm", "mgr-max", "Europe/London"),
+    ("mgr-max", "Max Roy", "max@example.com", "manager", "vp-kim", "Europe/London"),
 ]
 
 ACCOUNTS = {
@@ -55,6 +59,7 @@ ACCOUNTS = {
     "acc-globex": ("Globex", "mid_market", 60_000.0, "csm-ana"),
     "acc-umbrella": ("Umbrella Health", "enterprise", 500_000.0, "csm-ana"),
     "acc-initech": ("Initech", "smb", 12_000.0, "csm-bo"),
+    "acc-hooli": ("Hooli", "enterprise", 900_000.0, "csm-cy"),
 }
 
 
@@ -117,7 +122,7 @@ class Warehouse:
             "owner_name": csm[1],
             "owner_email": csm[2],
             "owner_timezone": csm[5],
-            "notify_member_ids": [csm_id],
+            "notify_member_ids": [csm_id, csm[4], "vp-kim"],
             "manager_id": csm[4],
             "needs_exec_outreach": False,
             "opened_at": self.clock - timedelta(hours=6),
@@ -192,58 +197,237 @@ class Request:
     method: str
     path: str
     headers: dict[str, str]
-    body: dict[str, Any]
+    body: Any
+    status: int | None = None  # what the server answered
 
 
-@dataclass
-class FakeSendGrid:
-    """A real HTTP server on 127.0.0.1 that answers like SendGrid's `POST /v3/mail/send`."""
+# What a fake answers: (status, headers, body); a dict or list body is sent as JSON.
+Reply = tuple[int, dict[str, str], Any]
 
-    host: str
-    requests: list[Request]
-    status: int = 202
-    message_id: str = "msg-0001"
-    echo_authorization: bool = False  # an error body that repeats the credentials it got
+
+class LocalAPI:
+    """A real HTTP server on 127.0.0.1 (a free port), answering through `respond(request)`.
+
+    Started by a fixture and stopped by it; `script` holds replies to give before the default
+    ones (e.g. a 429, then the normal answer).
+    """
+
+    def __init__(self, respond: Callable[[Request], Reply]) -> None:
+        self.requests: list[Request] = []
+        self.script: deque[Reply] = deque()
+        self._respond = respond
+        self._lock = threading.Lock()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except json.JSONDecodeError:
+                    body = raw.decode("utf-8", "replace")
+                request = Request(self.command, self.path, dict(self.headers.items()), body)
+                with api._lock:
+                    api.requests.append(request)
+                    status, headers, payload = api.script.popleft() if api.script else api._respond(request)
+                    request.status = status
+                data = (
+                    json.dumps(payload).encode()
+                    if isinstance(payload, dict | list)
+                    else (payload.encode() if isinstance(payload, str) else (payload or b""))
+                )
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if isinstance(payload, dict | list):
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_POST = _handle
+            do_GET = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep pytest output quiet
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
 
 
 @pytest.fixture
-def sendgrid_server() -> Iterator[FakeSendGrid]:
-    requests: list[Request] = []
-    state: dict[str, FakeSendGrid] = {}
+def local_api() -> Iterator[Callable[[Callable[[Request], Reply]], LocalAPI]]:
+    """Start loopback API servers for a test; every one is stopped when the test ends."""
+    started: list[LocalAPI] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
-            requests.append(Request("POST", self.path, dict(self.headers.items()), json.loads(raw or b"{}")))
-            fake = state["fake"]
-            if fake.status < 300:
-                self.send_response(fake.status)
-                self.send_header("X-Message-Id", fake.message_id)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            else:
-                message = f"status {fake.status}"
-                if fake.echo_authorization:
-                    message += f" for {self.headers.get('Authorization')}"
-                body = json.dumps({"errors": [{"message": message, "field": None}]}).encode()
-                self.send_response(fake.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def start(respond: Callable[[Request], Reply]) -> LocalAPI:
+        api = LocalAPI(respond)
+        started.append(api)
+        return api
 
-        def log_message(self, format: str, *args: Any) -> None:  # keep pytest output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    fake = FakeSendGrid(host=f"http://127.0.0.1:{server.server_address[1]}", requests=requests)
-    state["fake"] = fake
     try:
-        yield fake
+        yield start
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        for api in started:
+            api.stop()
+
+
+class FakeSendGrid:
+    """Answers like SendGrid's v3 `POST /v3/mail/send`: 202 with `X-Message-Id`, or `status`."""
+
+    def __init__(self, start: Callable[[Callable[[Request], Reply]], LocalAPI]) -> None:
+        self.status = 202
+        self.message_id = "msg-0001"
+        self.echo_authorization = False  # an error body that repeats the credentials it got
+        self.api = start(self._respond)
+        self.host = self.api.url
+        self._accepted: list[str] = []
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.api.requests
+
+    @property
+    def script(self) -> deque[Reply]:
+        return self.api.script
+
+    def _respond(self, request: Request) -> Reply:
+        if self.status < 300:
+            return self.status, {"X-Message-Id": f"{self.message_id}"}, b""
+        message = f"status {self.status}"
+        if self.echo_authorization:
+            message += f" for {request.headers.get('Authorization')}"
+        return self.status, {}, {"errors": [{"message": message, "field": None}]}
+
+    def accepted(self) -> list[Request]:
+        """The requests answered 2xx: the mails SendGrid took."""
+        return [r for r in self.requests if r.status is not None and r.status < 300]
+
+    def accepted_ids(self) -> list[str]:
+        """The mail id (custom_args) of every accepted request, in order."""
+        return [r.body["custom_args"]["mail_id"] for r in self.accepted()]
+
+
+@pytest.fixture
+def sendgrid_server(local_api) -> FakeSendGrid:
+    return FakeSendGrid(local_api)
+
+
+class FakeHubSpot:
+    """Answers like HubSpot's `POST /crm/v3/objects/tasks/batch/upsert`: one object per value
+    of the id property, created the first time and updated after (an idempotent upsert)."""
+
+    TOKEN = "pat-na1-test-token-0123456789"
+
+    def __init__(self, start: Callable[[Callable[[Request], Reply]], LocalAPI]) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.updates: dict[str, int] = {}
+        self.status = 200
+        self.echo_authorization = False
+        self.api = start(self._respond)
+        self.url = self.api.url
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.api.requests
+
+    @property
+    def script(self) -> deque[Reply]:
+        return self.api.script
+
+    def _respond(self, request: Request) -> Reply:
+        if request.path != "/crm/v3/objects/tasks/batch/upsert":
+            return 404, {}, {"status": "error", "message": f"no route {request.path}"}
+        if request.headers.get("Authorization") != f"Bearer {self.TOKEN}":
+            message = "Authentication credentials not found"
+            if self.echo_authorization:
+                message += f": {request.headers.get('Authorization')}"
+            return 401, {}, {"status": "error", "message": message, "category": "INVALID_AUTHENTICATION"}
+        if self.status >= 300:
+            message = f"status {self.status}"
+            if self.echo_authorization:
+                message += f" for {request.headers.get('Authorization')}"
+            return self.status, {}, {"status": "error", "message": message}
+        results = []
+        for item in request.body["inputs"]:
+            external_id = str(item["id"])
+            id_property = item["idProperty"]
+            new = external_id not in self.objects
+            if new:
+                self.objects[external_id] = {"id": str(1000 + len(self.objects)), "properties": {}}
+            stored = self.objects[external_id]
+            stored["properties"].update(item["properties"])
+            stored["properties"][id_property] = external_id
+            self.updates[external_id] = self.updates.get(external_id, 0) + 1
+            results.append({"id": stored["id"], "new": new, "properties": dict(stored["properties"])})
+        return 200, {}, {"status": "COMPLETE", "results": results}
+
+
+@pytest.fixture
+def hubspot_server(local_api) -> FakeHubSpot:
+    return FakeHubSpot(local_api)
+
+
+class FakeSlack:
+    """Answers like a Slack incoming webhook: 200 `ok`."""
+
+    def __init__(self, start: Callable[[Callable[[Request], Reply]], LocalAPI]) -> None:
+        self.status = 200
+        self.api = start(self._respond)
+        # The path of a real webhook URL is its secret.
+        self.webhook_url = f"{self.api.url}/services/T000/B000/secret-XXXXXXXXXXXXXXXX"
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.api.requests
+
+    @property
+    def script(self) -> deque[Reply]:
+        return self.api.script
+
+    def _respond(self, request: Request) -> Reply:
+        if self.status >= 300:
+            return self.status, {"Content-Type": "text/plain"}, "invalid_payload"
+        return 200, {"Content-Type": "text/plain"}, "ok"
+
+
+@pytest.fixture
+def slack_server(local_api) -> FakeSlack:
+    return FakeSlack(local_api)
+
+
+class Clock:
+    """A settable wall clock for sending bookkeeping (back-off, rate limits, stale claims)."""
+
+    def __init__(self, now: datetime = CLOCK + timedelta(hours=1)) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def sleep(self, seconds: float) -> None:
+        """Record the wait and move the clock on: a test never really sleeps."""
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+    def epoch(self, seconds_from_now: float = 0.0) -> int:
+        return int((self.now + timedelta(seconds=seconds_from_now)).replace(tzinfo=UTC).timestamp())
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()

@@ -196,3 +196,110 @@ def test_export_without_tasks_table_says_what_to_do(warehouse, tmp_path):
         export_crm_tasks_csv(warehouse.con, tmp_path / "tasks.csv")
     with pytest.raises(HealthwatchError, match="unknown CRM export format"):
         export_crm_tasks_csv(warehouse.con, tmp_path / "tasks.csv", export_format="nope")
+
+
+SALESFORCE_COLUMNS = [
+    "Subject",
+    "Description",
+    "ActivityDate",
+    "Priority",
+    "Status",
+    "Type",
+    "OwnerId",
+    "WhatId",
+    "IsReminderSet",
+    "ReminderDateTime",
+    "Healthwatch_Task_Id__c",
+]
+HUBSPOT_COLUMNS = [
+    "Task Title",
+    "Notes",
+    "Due Date",
+    "Priority",
+    "Status",
+    "Task Type",
+    "Task Owner",
+    "Associated Company",
+    "Company Record ID",
+    "Healthwatch Task ID",
+]
+
+
+def _records(path):
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return reader.fieldnames, list(reader)
+
+
+def _two_tasks(warehouse):
+    warehouse.add_alert("acc-acme", severity="critical", priority=1, alert_type="payment_failure")
+    warehouse.add_alert("acc-initech", severity="medium", priority=5, account_name='=cmd|"/c calc"!A1, "Ltd"')
+    build_crm_tasks(warehouse.con, warehouse.clock)
+
+
+def test_salesforce_csv_has_data_loaders_task_fields(warehouse, tmp_path):
+    _two_tasks(warehouse)
+    path = tmp_path / "salesforce.csv"
+
+    assert (
+        export_crm_tasks_csv(
+            warehouse.con, path, "salesforce", owner_ids={"ana@example.com": "005000000000001AAA"}
+        )
+        == 2
+    )
+
+    header, records = _records(path)
+    assert header == SALESFORCE_COLUMNS
+    acme, initech = records
+    assert acme["Subject"] == "[P1] Payment failure — Acme Corp"
+    assert "Playbook: Call the champion" in acme["Description"] and "\n" in acme["Description"]
+    assert (acme["ActivityDate"], acme["Priority"], acme["Status"]) == ("2026-02-28", "High", "Not Started")
+    assert (acme["Type"], acme["WhatId"], acme["OwnerId"]) == ("Other", "acc-acme", "005000000000001AAA")
+    assert (acme["IsReminderSet"], acme["ReminderDateTime"]) == ("true", "2026-02-28T06:00:00+00:00")
+    assert acme["Healthwatch_Task_Id__c"] == "alert-001"
+    assert (initech["Priority"], initech["OwnerId"]) == ("Normal", "")  # Bo is not in the owner map
+    assert initech["Subject"].startswith("[P5] Usage drop — =cmd")  # not at the cell's start: harmless
+
+
+def test_hubspot_csv_has_the_import_tools_task_properties(warehouse, tmp_path):
+    _two_tasks(warehouse)
+    path = tmp_path / "hubspot.csv"
+
+    export_crm_tasks_csv(warehouse.con, path, "hubspot")
+
+    header, records = _records(path)
+    assert header == HUBSPOT_COLUMNS
+    acme, initech = records
+    assert acme["Task Title"] == "[P1] Payment failure — Acme Corp"
+    assert (acme["Due Date"], acme["Priority"], acme["Status"], acme["Task Type"]) == (
+        "2026-02-28 06:00",
+        "High",
+        "Not started",
+        "To-do",
+    )
+    assert (acme["Task Owner"], acme["Associated Company"], acme["Company Record ID"]) == (
+        "ana@example.com",
+        "Acme Corp",
+        "acc-acme",
+    )
+    assert acme["Healthwatch Task ID"] == "alert-001" and "Why:" in acme["Notes"]
+    assert initech["Priority"] == "Medium"  # HubSpot has no "Normal"
+    assert initech["Associated Company"] == '\'=cmd|"/c calc"!A1, "Ltd"'  # formula defused, commas quoted
+
+
+def test_owner_map_file(tmp_path):
+    from delivery.crm_tasks import load_owner_map
+
+    path = tmp_path / "owners.csv"
+    path.write_text("email,crm_user_id\nAna@Example.com,005A\n,\n")
+    assert load_owner_map(path) == {"ana@example.com": "005A"}
+    path.write_text("mail,id\n")
+    with pytest.raises(HealthwatchError, match="email and crm_user_id"):
+        load_owner_map(path)
+
+
+def test_pipeline_writes_each_requested_format(warehouse):
+    _two_tasks(warehouse)
+    write_crm_tasks(warehouse.con, warehouse.settings, export_formats=("plain", "salesforce", "hubspot"))
+    names = sorted(p.name for p in warehouse.settings.exports_dir.iterdir())
+    assert names == ["crm_tasks.csv", "crm_tasks_hubspot.csv", "crm_tasks_salesforce.csv"]

@@ -126,6 +126,8 @@ def test_queue_digests_is_idempotent_and_renders(warehouse):
 
 
 def test_owner_without_team_entry_uses_the_alert_contact(warehouse):
+    # An account the accounts mart does not know: the alert's own owner and contact stand.
+    warehouse.con.execute("delete from signals.accounts where account_id = 'acc-acme'")
     warehouse.add_alert(
         "acc-acme",
         owner_id="csm-new",
@@ -136,3 +138,31 @@ def test_owner_without_team_entry_uses_the_alert_contact(warehouse):
     mails = _by_recipient(warehouse)
     assert mails["csm-new"].recipient_email == "nia@example.com"
     assert "Sat 28 Feb 06:00 UTC" in mails["csm-new"].text_body
+
+
+def test_digest_follows_the_accounts_current_owner(warehouse):
+    # The alert row still names Ana, but Initech is Bo's account: it goes to Bo, never to Ana.
+    warehouse.add_alert(
+        "acc-initech", owner_id="csm-ana", owner_name="Ana Ruiz", owner_email="ana@example.com"
+    )
+    warehouse.add_alert("acc-acme")
+
+    mails = _by_recipient(warehouse)
+
+    assert "Initech" in mails["csm-bo"].text_body and "Initech" in mails["csm-bo"].html_body
+    assert "Initech" not in mails["csm-ana"].text_body and "Initech" not in mails["csm-ana"].html_body
+    assert mails["csm-bo"].recipient_email == "bo@example.com"
+
+
+def test_digest_works_with_later_alert_columns(warehouse):
+    # The alerts engine adds columns over time; unknown ones are ignored, known optional ones read.
+    warehouse.con.execute("alter table alerts.health_alerts add column escalated_at timestamp")
+    warehouse.con.execute("alter table alerts.health_alerts add column renotify_count integer")
+    warehouse.add_alert("acc-acme")
+    assert "Acme Corp" in _by_recipient(warehouse)["csm-ana"].text_body
+
+
+def test_subject_is_one_line(warehouse):
+    warehouse.add_alert("acc-acme", priority=1, account_name="Evil\r\nBcc: x@example.com")
+    ana = _by_recipient(warehouse)["csm-ana"]
+    assert "\n" not in ana.subject and "\r" not in ana.subject
