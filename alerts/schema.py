@@ -69,11 +69,65 @@ COLUMNS: tuple[Column, ...] = (
     Column("escalated_at", "timestamp", "when the severity last rose"),
     Column("escalated_from", "varchar", "the severity before that rise"),
     Column("resolved_at", "timestamp", "when it was resolved"),
-    Column("resolution", "varchar", "why: condition_cleared | rule_disabled | account_churned"),
+    Column(
+        "resolution", "varchar", "why: condition_cleared | rule_disabled | account_churned | closed_by_owner"
+    ),
     Column(
         "sla_due_at", "timestamp", "response due (business hours of the owner's timezone, holidays skipped)"
     ),
     Column("updated_at", "timestamp", "pipeline clock of the last change to this row", True),
+    # the model gate and escalations (issue 5)
+    Column(
+        "rule_severity",
+        "varchar",
+        "severity the rule gave on the latest firing, before the model gate and SLA escalations",
+    ),
+    Column(
+        "gate_action", "varchar", "what the model gate did on the latest firing: none | downgraded | held"
+    ),
+    Column("gate_reason", "varchar", "why the gate acted: the model's class and churn probability"),
+    Column("escalation_reason", "varchar", "why the severity last rose: condition | sla_breach"),
+    Column("last_fired_date", "date", "signal day the condition last held (auto-resolve counts from it)"),
+    # noise control
+    Column(
+        "suppressed_reason",
+        "varchar",
+        "while suppressed: silence | maintenance | holiday | model_gate | inhibited",
+    ),
+    Column(
+        "suppressed_by",
+        "varchar",
+        "the silence id, maintenance window, holiday, 'model_gate', or the inhibiting alert's dedup key",
+    ),
+    Column("suppressed_at", "timestamp", "when the current suppression began"),
+    Column(
+        "last_notified_at",
+        "timestamp",
+        "pipeline clock of the latest notification: delivery notifies the alerts whose value is its clock",
+    ),
+    Column("notification_count", "integer", "notifications so far (opening, escalations, repeats)"),
+    Column(
+        "notify_reason",
+        "varchar",
+        "why the latest notification: opened | escalated | sla_breach | repeat | unsuppressed",
+    ),
+    Column(
+        "notification_key",
+        "varchar",
+        "<count>-<reason>: changes exactly when a new notification is due (delivery's idempotency key)",
+    ),
+    # feedback from the CRM task
+    Column(
+        "outcome",
+        "varchar",
+        "false_positive | true_positive_resolved | escalated_to_churn (from the CRM task)",
+    ),
+    Column("outcome_at", "timestamp", "when the CSM closed the task with that outcome (CRM time)"),
+    # the playbook, filled for this alert
+    Column("playbook_id", "varchar", "the playbooks.yml entry"),
+    Column("playbook_steps", "json", "the playbook's steps, in order"),
+    Column("email_subject", "varchar", "the playbook's outreach email subject, filled for this alert"),
+    Column("email_body", "varchar", "the playbook's outreach email body, filled for this alert"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 JSON_COLUMNS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.sql_type == "json")
@@ -107,7 +161,8 @@ ARROW_SCHEMA = pa.schema([pa.field(c.name, _ARROW_TYPES[c.sql_type]) for c in CO
 
 
 def ensure_alerts_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Create `alerts.health_alerts` (with column comments) if missing; fail clearly if it drifted."""
+    """Create `alerts.health_alerts` (with column comments) if missing; add the columns a table made
+    by an older version lacks (nullable, documented); fail clearly if that is not possible."""
     if table_exists(con, ALERTS_TABLE):
         have = {
             r[0]
@@ -116,12 +171,16 @@ def ensure_alerts_table(con: duckdb.DuckDBPyConnection) -> None:
                 "where table_schema = 'alerts' and table_name = 'health_alerts'"
             ).fetchall()
         }
-        missing = [c for c in COLUMN_NAMES if c not in have]
-        if missing:
-            raise HealthwatchError(
-                f"{ALERTS_TABLE} lacks columns {', '.join(missing)} (made by an older version)",
-                f"add them with `alter table {ALERTS_TABLE} add column ...`, or drop the table to rebuild it",
-            )
+        for column in (c for c in COLUMNS if c.name not in have):
+            try:
+                con.execute(f"alter table {ALERTS_TABLE} add column {column.name} {column.sql_type}")
+                doc = column.doc.replace("'", "''")
+                con.execute(f"comment on column {ALERTS_TABLE}.{column.name} is '{doc}'")
+            except duckdb.Error as exc:
+                raise HealthwatchError(
+                    f"{ALERTS_TABLE} lacks column {column.name} (made by an older version) and it cannot be added: {exc}",
+                    "drop the table to rebuild it",
+                ) from exc
         return
     con.execute("create schema if not exists alerts")
     con.execute(create_table_sql())

@@ -5,6 +5,7 @@ opened outside business hours starts its clock at the next business-hours start.
 counted as elapsed time, so a day that changes daylight-saving time still has its full length.
 """
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,8 +59,14 @@ def _holidays(country: str) -> holidays.HolidayBase:
         ) from exc
 
 
-def is_business_day(day: date, country: str) -> bool:
-    return day.weekday() < 5 and day not in _holidays(country)
+def public_holidays(country: str) -> holidays.HolidayBase:
+    """The public holidays of `country` (a mapping date → name, filled per year on demand)."""
+    return _holidays(country)
+
+
+def is_business_day(day: date, country: str, extra_holidays: Collection[date] = frozenset()) -> bool:
+    """A weekday that is neither a public holiday of `country` nor one of `extra_holidays`."""
+    return day.weekday() < 5 and day not in _holidays(country) and day not in extra_holidays
 
 
 def _at(day: date, hour: int, zone: ZoneInfo) -> datetime:
@@ -75,11 +82,12 @@ def sla_due_at(
     country: str,
     business_hours: BusinessHours,
     hours: SlaHours = DEFAULT_SLA_HOURS,
+    extra_holidays: Collection[date] = frozenset(),
 ) -> datetime:
     """When the response is due, as a naive UTC datetime.
 
     `opened_at_utc` is naive UTC (the pipeline's clock). `timezone` is the owner's IANA zone,
-    `country` the holiday calendar to skip.
+    `country` the public-holiday calendar to skip, `extra_holidays` the company's own days off.
     """
     zone = _zone(timezone)
     remaining = timedelta(hours=hours.for_severity(severity))
@@ -87,7 +95,7 @@ def sla_due_at(
     day = cursor.astimezone(zone).date()
     # Bounded: a year of consecutive non-working days would be a broken calendar.
     for _ in range(366 * 2):
-        if is_business_day(day, country):
+        if is_business_day(day, country, extra_holidays):
             start = _at(day, business_hours.start_hour, zone).astimezone(UTC)
             end = _at(day, business_hours.end_hour, zone).astimezone(UTC)
             cursor = max(cursor, start)

@@ -61,6 +61,8 @@ class AccountSpec:
     tickets: dict[date, int] = field(default_factory=dict)
     champion_active: Callable[[date], bool] = lambda d: d.weekday() < 5
     health: tuple[str | None, str, float] = (None, "Healthy", 0.05)  # previous, current, probability
+    # Scripted signal values per day (a timeline): column → value, merged over the computed row.
+    overrides: Callable[[date], dict] | None = None
 
 
 def base_world() -> list[AccountSpec]:
@@ -82,8 +84,8 @@ def base_world() -> list[AccountSpec]:
             "mid_market",
             80_000,
             "c2",
-            dropping_logins(20, 0.55, AS_OF - timedelta(days=6)),
-            health=("Healthy", "Healthy", 0.12),
+            dropping_logins(20, 0.5, AS_OF - timedelta(days=5)),
+            health=("At-Risk", "At-Risk", 0.32),
         ),
         AccountSpec(
             "acc_weekend",
@@ -140,6 +142,7 @@ def base_world() -> list[AccountSpec]:
             "c1",
             weekday_logins(50),
             champion_active=lambda d: d < AS_OF - timedelta(days=13) and d.weekday() < 5,
+            health=("At-Risk", "At-Risk", 0.3),
         ),
         AccountSpec(
             "acc_tickets",
@@ -149,6 +152,7 @@ def base_world() -> list[AccountSpec]:
             "c3",
             weekday_logins(8),
             tickets={date(2025, 11, 4): 2, date(2025, 11, 6): 1, date(2025, 11, 7): 1},
+            health=("At-Risk", "At-Risk", 0.28),
         ),
     ]
 
@@ -156,7 +160,10 @@ def base_world() -> list[AccountSpec]:
 def _daily_rows(spec: AccountSpec, as_of: date) -> list[dict]:
     days = [as_of - timedelta(days=i) for i in range(spec.history_days - 1, -1, -1)]
     rows = []
+    last_login = None
     for i, day in enumerate(days):
+        if spec.logins(day) > 0:
+            last_login = day
 
         def window(series: Callable[[date], float], n: int, end: int = i) -> float:
             return sum(series(days[j]) for j in range(max(0, end - n + 1), end + 1))
@@ -182,25 +189,39 @@ def _daily_rows(spec: AccountSpec, as_of: date) -> list[dict]:
                 "session_minutes_7d": logins_7d * 15,
                 "api_calls_7d": 1000,
                 "api_error_rate_7d": 0.01,
+                "api_latency_p95_ms_7d": 300.0,
+                "core_features_used_28d": 4,
+                "core_features_abandoned_28d": 0,
+                "last_login_date": last_login,
+                "days_since_last_login": None if last_login is None else (day - last_login).days,
                 "tickets_opened": tickets(day),
+                "tickets_escalated": 0,
                 "tickets_7d": window(tickets, 7),
                 "tickets_negative_7d": 0,
                 "tickets_escalated_28d": 0,
+                "tickets_repeat_28d": 0,
                 "ticket_sentiment_avg_28d": 0.2,
+                "nps_responses": 0,
                 "nps_score_last": 8,
+                "nps_score_previous": 8,
                 "nps_change": 0,
+                "surveys_sent_90d": 2,
                 "survey_response_rate_90d": 0.6,
                 "payment_failures": spec.payment_failures.get(day, 0),
                 "payment_failures_30d": window(lambda d: spec.payment_failures.get(d, 0), 30),
+                "cancellation_requests": spec.cancellation_requests.get(day, 0),
                 "cancellation_requests_90d": window(lambda d: spec.cancellation_requests.get(d, 0), 90),
                 "procurement_freezes_90d": 0,
                 "budget_owner_changes_90d": 0,
                 "champion_departures_90d": 0,
+                "sponsor_departures_90d": 0,
                 "champion_active_days_14d": window(lambda d: int(spec.champion_active(d)), 14),
                 "sponsor_active_days_28d": 4,
                 "days_to_renewal": spec.days_to_renewal + (as_of - day).days,
             }
         )
+        if spec.overrides is not None:
+            rows[-1].update(spec.overrides(day))
     return rows
 
 

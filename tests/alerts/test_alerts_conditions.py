@@ -81,8 +81,11 @@ def test_payment_failure_in_the_window_fires_high(rules: AlertRulesFile) -> None
 def test_payment_failure_outside_the_window_does_not_fire(rules: AlertRulesFile) -> None:
     row = healthy_row(payment_failure_days=[{"date": DAY - timedelta(days=7), "count": 2}])
     assert "payment_failure" not in fired(rules, row)
-    row = healthy_row(payment_failure_days=[{"date": DAY - timedelta(days=6), "count": 2}])
+    row = healthy_row(payment_failure_days=[{"date": DAY - timedelta(days=6), "count": 1}])
     assert fired(rules, row)["payment_failure"] == "high"
+    # a second failure in the window: dunning is close, the escalation makes it critical
+    row = healthy_row(payment_failure_days=[{"date": DAY - timedelta(days=6), "count": 2}])
+    assert fired(rules, row)["payment_failure"] == "critical"
 
 
 # ---------------------------------------------------------------- usage_drop
@@ -112,6 +115,7 @@ def test_usage_drop_of_45_percent_is_medium_with_a_readable_reason(rules: AlertR
         "window": "7d vs median of 4 prior weeks",
         "robust_z": None,
         "baseline_days": 28,
+        "days_below_baseline": None,
     }
     assert hit.title == "Usage -45% vs normal — Globex"
 

@@ -1,0 +1,294 @@
+"""The evaluation frame: account-day rows with everything a rule reads, built in one SQL statement.
+
+The live engine takes each account's latest day; the replay in `alerts.evaluation` takes every day
+of a period. Both read the same statement, so a rule sees the same row either way: the account's
+signals and baselines for the day, the facts derived from the 90 days before it
+(`alerts.conditions.DERIVED_COLUMNS`), its health score as of then, and the account's profile and
+owner chain as the CRM has them now.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import duckdb
+
+from alerts.conditions import DERIVED_COLUMNS
+from healthwatch.errors import HealthwatchError
+
+SIGNALS = "signals.account_signals_daily"
+BASELINES = "signals.account_baselines"
+ACCOUNTS = "signals.accounts"
+SCORES = "scoring.account_health_scores"
+SCORE_HISTORY = "scoring.account_health_score_history"
+
+# Columns the engine itself reads (the rules' own needs are checked per enabled rule).
+ACCOUNT_COLUMNS = (
+    "account_id",
+    "name",
+    "segment",
+    "arr",
+    "is_churned",
+    # the owner chain routing reads
+    "csm_id",
+    "csm_name",
+    "csm_email",
+    "csm_timezone",
+    "manager_id",
+    "vp_id",
+)
+SIGNAL_COLUMNS = (
+    "account_id",
+    "signal_date",
+    "logins_7d",
+    "payment_failures",
+    "cancellation_requests",
+    "procurement_freezes_90d",
+    "champion_departures_90d",
+    "sponsor_departures_90d",
+    "budget_owner_changes_90d",
+    "champion_active_days_14d",
+    "api_error_rate_7d",
+    "api_latency_p95_ms_7d",
+    "nps_responses",
+    "tickets_escalated",
+)
+BASELINE_COLUMNS = ("account_id", "signal_date", "logins_7d_baseline")
+SCORE_COLUMNS: dict[str, str] = {
+    "scored_at": "timestamp",
+    "model_version": "varchar",
+    "churn_probability": "double",
+    "health_score": "double",
+    "health_class": "varchar",
+    "previous_health_class": "varchar",
+    "drivers": "varchar",
+}
+# Days of signal history read before the first judged day: the derived facts look back at most 91.
+LOOKBACK_DAYS = 120
+
+Mode = Literal["latest", "range"]
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """Where the score columns come from.
+
+    `table`: the scoring tables, each account's latest score computed at or before the clock;
+    `relation`: a registered relation (account_id, as_of_date + SCORE_COLUMNS) joined as of each day;
+    `none`: no scores yet (typed nulls).
+    """
+
+    kind: Literal["table", "relation", "none"]
+    relation: str | None = None
+
+
+def columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
+    schema, name = qualified.split(".")
+    return [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+    ]
+
+
+def require_columns(have: Iterable[str], table: str, needed: Iterable[str]) -> None:
+    have = set(have)
+    missing = [c for c in needed if c not in have]
+    if missing:
+        raise HealthwatchError(
+            f"{table} has no column {', '.join(missing)}",
+            "rebuild the signals (`dbt build`) with this version",
+        )
+
+
+def frame_sql(
+    con: duckdb.DuckDBPyConnection,
+    mode: Mode,
+    scores: FrameSource,
+    with_ids: bool = False,
+) -> str:
+    """The frame as SQL. Parameters: `$as_of` (latest: judge each account's newest day on or before
+    it; range: the last day), `$start` (range only: the first day), `$now` (scores computed at or
+    before it; table scores only), `$ids` (with_ids: only these accounts).
+
+    `latest` leaves churned accounts out (nothing to act on); `range` keeps every day an account was
+    a customer, churned or not, for the replay.
+    """
+    account_cols = columns(con, ACCOUNTS)
+    signal_cols = columns(con, SIGNALS)
+    baseline_cols = columns(con, BASELINES)
+    require_columns(account_cols, ACCOUNTS, ACCOUNT_COLUMNS)
+    require_columns(signal_cols, SIGNALS, SIGNAL_COLUMNS)
+    require_columns(baseline_cols, BASELINES, BASELINE_COLUMNS)
+    score_cols = columns(con, SCORES) if scores.kind == "table" else list(SCORE_COLUMNS)
+
+    # Later tables never shadow a name an earlier one already gave (accounts win: current CRM state).
+    select: list[str] = []
+    taken: set[str] = set()
+
+    def add(alias: str, names: Iterable[str], rename: dict[str, str] | None = None) -> None:
+        for column in names:
+            out = (rename or {}).get(column, column)
+            if out in taken:
+                continue
+            taken.add(out)
+            select.append(f'{alias}."{column}" as "{out}"')
+
+    add("a", account_cols, rename={"name": "account_name"})
+    add("s", signal_cols)
+    add("b", baseline_cols)
+    if scores.kind == "none":
+        for column, sql_type in SCORE_COLUMNS.items():
+            if column not in taken:
+                taken.add(column)
+                select.append(f'cast(null as {sql_type}) as "{column}"')
+    else:
+        add("h", [c for c in score_cols if c in SCORE_COLUMNS])
+    add("d", DERIVED_COLUMNS)
+
+    id_filter = "and account_id in (select unnest($ids))" if with_ids else ""
+    if mode == "latest":
+        days = f"""
+        days as (
+            select account_id, max(signal_date) as first_day, max(signal_date) as last_day
+            from {SIGNALS}
+            where signal_date <= $as_of {id_filter}
+            group by account_id
+        )"""
+        judged = "s.signal_date = days.last_day"
+        churn_filter = "and not coalesce(a.is_churned, false)"
+    else:
+        days = f"""
+        days as (
+            select account_id, greatest(min(signal_date), $start) as first_day, max(signal_date) as last_day
+            from {SIGNALS}
+            where signal_date <= $as_of {id_filter}
+            group by account_id
+            having max(signal_date) >= $start
+        )"""
+        judged = "s.signal_date between days.first_day and days.last_day"
+        churn_filter = ""
+
+    if scores.kind == "table":
+        score_cte = f"""
+        scores as (
+            select account_id, {", ".join(_score_expr(c, score_cols) for c in SCORE_COLUMNS)}
+            from (
+                select {", ".join(c for c in score_cols)} from {SCORES}
+                {_history_union(con, score_cols)}
+            )
+            where scored_at <= $now
+            qualify row_number() over (partition by account_id order by scored_at desc) = 1
+        ),"""
+        score_join = "left join scores as h on h.account_id = a.account_id"
+    elif scores.kind == "relation":
+        score_cte = ""
+        score_join = (
+            f"asof left join {scores.relation} as h "
+            "on h.account_id = s.account_id and s.signal_date >= h.as_of_date"
+        )
+    else:
+        score_cte = ""
+        score_join = ""
+
+    w = "partition by account_id order by signal_date"
+    return f"""
+        with {days},
+        history as (
+            select s.*, b.logins_7d_baseline as _logins_7d_baseline
+            from {SIGNALS} as s
+            inner join days on days.account_id = s.account_id
+            left join {BASELINES} as b on b.account_id = s.account_id and b.signal_date = s.signal_date
+            where s.signal_date between days.first_day - {LOOKBACK_DAYS} and days.last_day
+        ),
+        -- CRM events counted over 90 days: the day's new events are the rise of the count
+        increments as (
+            select
+                *,
+                procurement_freezes_90d - coalesce(lag(procurement_freezes_90d) over ({w}), 0) as _new_freezes,
+                champion_departures_90d - coalesce(lag(champion_departures_90d) over ({w}), 0) as _new_champion,
+                sponsor_departures_90d - coalesce(lag(sponsor_departures_90d) over ({w}), 0) as _new_sponsor,
+                budget_owner_changes_90d - coalesce(lag(budget_owner_changes_90d) over ({w}), 0) as _new_budget
+            from history
+        ),
+        derived as (
+            select
+                account_id,
+                signal_date,
+                list({{'date': signal_date, 'count': payment_failures}})
+                    filter (where payment_failures > 0) over w90 as payment_failure_days,
+                list({{'date': signal_date, 'count': cancellation_requests}})
+                    filter (where cancellation_requests > 0) over w90 as cancellation_request_days,
+                list({{'date': signal_date, 'count': _new_freezes}})
+                    filter (where _new_freezes > 0) over w90 as procurement_freeze_days,
+                list_concat(
+                    coalesce(list({{'date': signal_date, 'kind': 'champion_departure', 'count': _new_champion}})
+                        filter (where _new_champion > 0) over w90, []),
+                    coalesce(list({{'date': signal_date, 'kind': 'sponsor_departure', 'count': _new_sponsor}})
+                        filter (where _new_sponsor > 0) over w90, []),
+                    coalesce(list({{'date': signal_date, 'kind': 'budget_owner_change', 'count': _new_budget}})
+                        filter (where _new_budget > 0) over w90, [])
+                ) as stakeholder_change_days,
+                max(champion_active_days_14d) over lag14 as champion_active_days_14d_prior,
+                signal_date - coalesce(
+                    max(case when not coalesce(logins_7d < _logins_7d_baseline, false) then signal_date end)
+                        over w91,
+                    signal_date - 91
+                ) as logins_7d_days_below_baseline,
+                list_median([
+                    max(api_error_rate_7d) over lag7, max(api_error_rate_7d) over lag14,
+                    max(api_error_rate_7d) over lag21, max(api_error_rate_7d) over lag28
+                ]) as api_error_rate_7d_baseline,
+                list_median([
+                    max(api_latency_p95_ms_7d) over lag7, max(api_latency_p95_ms_7d) over lag14,
+                    max(api_latency_p95_ms_7d) over lag21, max(api_latency_p95_ms_7d) over lag28
+                ]) as api_latency_p95_ms_7d_baseline,
+                signal_date - max(case when nps_responses > 0 then signal_date end) over w90
+                    as days_since_nps_response,
+                sum(tickets_escalated) over w7 as tickets_escalated_7d
+            from increments
+            window
+                w7 as ({w} range between interval 6 days preceding and current row),
+                w90 as ({w} range between interval 89 days preceding and current row),
+                w91 as ({w} range between interval 91 days preceding and current row),
+                lag7 as ({w} range between interval 7 days preceding and interval 7 days preceding),
+                lag14 as ({w} range between interval 14 days preceding and interval 14 days preceding),
+                lag21 as ({w} range between interval 21 days preceding and interval 21 days preceding),
+                lag28 as ({w} range between interval 28 days preceding and interval 28 days preceding)
+        ),
+        {score_cte}
+        final as (
+            select {", ".join(select)}
+            from {SIGNALS} as s
+            inner join days on days.account_id = s.account_id and {judged}
+            inner join {ACCOUNTS} as a on a.account_id = s.account_id
+            left join {BASELINES} as b on b.account_id = s.account_id and b.signal_date = s.signal_date
+            inner join derived as d on d.account_id = s.account_id and d.signal_date = s.signal_date
+            {score_join}
+            where true {churn_filter}
+        )
+        select * from final
+    """
+
+
+def _score_expr(column: str, have: list[str]) -> str:
+    if column not in have:
+        return f"cast(null as {SCORE_COLUMNS[column]}) as {column}"
+    if column == "drivers":
+        return "cast(cast(drivers as json) as varchar) as drivers"
+    return f"cast({column} as {SCORE_COLUMNS[column]}) as {column}"
+
+
+def _history_union(con: duckdb.DuckDBPyConnection, score_cols: list[str]) -> str:
+    """Past scorings too, so that a replay at an earlier clock sees the score it had then."""
+    schema, name = SCORE_HISTORY.split(".")
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()[0]
+    if not exists or set(score_cols) - set(columns(con, SCORE_HISTORY)):
+        return ""
+    return f"union select {', '.join(score_cols)} from {SCORE_HISTORY}"
