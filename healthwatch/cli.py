@@ -184,6 +184,25 @@ def train() -> None:
 
 
 @app.command()
+def backtest(
+    out: Annotated[Path, typer.Option(help="Folder for backtest.json and backtest.html.")] = Path(
+        "data/backtest"
+    ),
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Bootstrap replicates for the 95% intervals (0: none).")
+    ] = 200,
+) -> None:
+    """Model vs logistic regression vs the static rules: train on the earlier window, evaluate on the later one."""
+    from ml.backtest import run_backtest
+
+    settings = load_settings()
+    _require_warehouse(settings)
+    with connect(settings.warehouse, read_only=True) as con:
+        result = run_backtest(con, settings, out, bootstrap=bootstrap)
+    console.print(result.summary(), highlight=False, soft_wrap=True)
+
+
+@app.command()
 def send() -> None:
     """Queue today's CSM digests and deliver the outbox (SendGrid with SENDGRID_API_KEY, else files)."""
     settings = load_settings()
@@ -372,9 +391,18 @@ def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000
 
 
 def _print_models(settings: Settings) -> None:
+    from ml.registry import latest_promotion
+
     current = settings.models_dir / "current"
     if current.exists():
         console.print(f"Current model: {current.read_text().strip()} ({settings.models_dir})")
+    latest = latest_promotion(settings.models_dir)
+    if latest is not None:
+        version, decision = latest
+        verdict = "promoted" if decision.get("promoted") else "not promoted"
+        console.print(
+            f"Newest trained: {version}, {verdict}: {decision.get('reason')}", highlight=False, soft_wrap=True
+        )
 
 
 def main() -> None:

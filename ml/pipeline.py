@@ -1,8 +1,9 @@
 """The two entry points the Dagster assets and the CLI call: train (with the promotion gate) and score."""
 
+import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class TrainingResult:
     thresholds: dict[str, Any]
     rows: dict[str, int]
     positives: int
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,13 @@ class ScoringResult:
     trained: TrainingResult | None = None
     note: str = ""
     scored_at: datetime | None = None
+    accounts_requested: int | None = None  # None: every account
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
 def register_run(models_dir: Path, run: TrainingRun, num_threads: int = 1) -> TrainingResult:
     """Save a trained model and promote it if the gate allows (first model: always)."""
+    started = time.perf_counter()
     current = registry.load_current(models_dir, num_threads)
     decision = registry.promotion_decision(run.model, run.holdout, current)
     model = replace(run.model, metadata={**run.model.metadata, "promotion": decision.to_dict()})
@@ -55,6 +60,7 @@ def register_run(models_dir: Path, run: TrainingRun, num_threads: int = 1) -> Tr
         thresholds=model.thresholds.to_dict(),
         rows=run.rows,
         positives=run.positives,
+        timings={"gate_and_register_s": round(time.perf_counter() - started, 3)},
     )
 
 
@@ -65,9 +71,19 @@ def train_and_promote(
     not worse than the current one on the same holdout rows."""
     clock = data_clock(con) if clock is None else clock
     horizon = settings.config.churn.horizon_days
+    started = time.perf_counter()
     training_set = build_training_set(load_snapshots(con), load_accounts(con), horizon, clock)
+    loaded = time.perf_counter()
     run = train_model(training_set, settings.config.model, horizon, clock)
-    return register_run(settings.models_dir, run, settings.config.model.num_threads)
+    trained = time.perf_counter()
+    result = register_run(settings.models_dir, run, settings.config.model.num_threads)
+    timings = {
+        "load_s": round(loaded - started, 3),
+        "train_s": round(trained - loaded, 3),
+        **result.timings,
+        "total_s": round(time.perf_counter() - started, 3),
+    }
+    return replace(result, timings=timings)
 
 
 def score_current(
@@ -78,6 +94,7 @@ def score_current(
 ) -> ScoringResult:
     """Score accounts (all, or `account_ids`) with the promoted model; trains one first if there is none."""
     clock = data_clock(con) if clock is None else clock
+    started = time.perf_counter()
     num_threads = settings.config.model.num_threads
     model = registry.load_current(settings.models_dir, num_threads)
     trained = None
@@ -86,7 +103,9 @@ def score_current(
         trained = train_and_promote(con, settings, clock)  # the first model is always promoted
         model = registry.load_model(settings.models_dir, trained.version, num_threads)
         note = f"no promoted model in {settings.models_dir}: trained and promoted {trained.version} first"
+    scoring_started = time.perf_counter()
     written = score_accounts(con, model, clock, account_ids)
+    finished = time.perf_counter()
     counts = Counter(written["health_class"])
     return ScoringResult(
         model_version=model.version,
@@ -95,4 +114,10 @@ def score_current(
         trained=trained,
         note=note,
         scored_at=clock,
+        accounts_requested=None if account_ids is None else len(account_ids),
+        timings={
+            "model_s": round(scoring_started - started, 3),
+            "score_and_write_s": round(finished - scoring_started, 3),
+            "total_s": round(finished - started, 3),
+        },
     )

@@ -86,6 +86,18 @@ def list_versions(models_dir: Path) -> list[str]:
     return sorted(p.name for p in models_dir.iterdir() if p.is_dir() and (p / METADATA_FILE).is_file())
 
 
+def latest_promotion(models_dir: Path) -> tuple[str, dict[str, Any]] | None:
+    """The most recently saved version and its promotion decision (None when nothing is saved)."""
+    saved = []
+    for version in list_versions(models_dir):
+        metadata = json.loads((models_dir / version / METADATA_FILE).read_text())
+        saved.append((str(metadata.get("saved_at", "")), version, metadata.get("promotion", {})))
+    if not saved:
+        return None
+    _, version, decision = max(saved)
+    return version, decision
+
+
 def current_version(models_dir: Path) -> str | None:
     pointer = models_dir / CURRENT
     if not pointer.is_file():

@@ -31,7 +31,7 @@ import pandas as pd
 from healthwatch.config import ModelConfig
 from healthwatch.errors import HealthwatchError
 from ml.calibration import fit_calibrator
-from ml.evaluate import choose_thresholds, holdout_metrics
+from ml.evaluate import ThresholdPolicy, choose_thresholds, holdout_metrics
 from ml.features import CATEGORIES, MODEL_COLUMNS, model_matrix, to_naive_utc
 from ml.model import ChurnModel, content_version
 
@@ -159,9 +159,15 @@ def _window(frame: pd.DataFrame, dates: list[pd.Timestamp]) -> dict[str, Any]:
 
 
 def train_model(
-    training_set: pd.DataFrame, config: ModelConfig, horizon_days: int, trained_at: datetime
+    training_set: pd.DataFrame,
+    config: ModelConfig,
+    horizon_days: int,
+    trained_at: datetime,
+    policy: ThresholdPolicy | None = None,
 ) -> TrainingRun:
-    """Fit, calibrate, choose thresholds and measure one model on a labelled training set."""
+    """Fit, calibrate, choose thresholds (by `policy`, default ThresholdPolicy()) and measure one
+    model on a labelled training set."""
+    policy = ThresholdPolicy() if policy is None else policy
     total_positives = int(training_set["label"].sum())
     if total_positives < config.min_training_positives:
         raise too_few_positives(total_positives, config.min_training_positives, "in the labelled snapshots")
@@ -199,7 +205,7 @@ def train_model(
     y_cal = parts["calibration"]["label"].to_numpy(dtype="int64")
     margin_cal = np.asarray(booster.predict(x_cal, raw_score=True, num_threads=config.num_threads))
     calibrator = fit_calibrator(margin_cal, y_cal)
-    thresholds = choose_thresholds(y_cal, calibrator.predict(margin_cal))
+    thresholds = choose_thresholds(y_cal, calibrator.predict(margin_cal), policy)
 
     metadata: dict[str, Any] = {
         "version": content_version(trained_at, booster, calibrator, thresholds),
@@ -225,6 +231,7 @@ def train_model(
             "early_stopping_rounds": config.early_stopping_rounds,
         },
         "thresholds": thresholds.to_dict(),
+        "threshold_policy": policy.to_dict(),
     }
     model = ChurnModel(booster, calibrator, thresholds, metadata, num_threads=config.num_threads)
     holdout = parts["holdout"].reset_index(drop=True)

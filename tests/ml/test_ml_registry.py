@@ -16,7 +16,7 @@ from ml.train import train_model
 def test_round_trip_predicts_identical_probabilities(tmp_path, run, con):
     folder = registry.save_model(tmp_path / "models", run.model)
     assert sorted(p.name for p in folder.iterdir()) == ["calibrator.json", "metadata.json", "model.txt"]
-    assert json.loads((folder / "calibrator.json").read_text())["method"] in {"sigmoid", "isotonic"}
+    assert json.loads((folder / "calibrator.json").read_text())["method"] in {"sigmoid", "centered_isotonic"}
     loaded = registry.load_model(tmp_path / "models", run.model.version)
     frame = pd.concat([run.holdout, run.holdout.head(50)])
     assert np.array_equal(loaded.predict_proba(frame), run.model.predict_proba(frame))
@@ -69,3 +69,19 @@ def test_a_broken_pointer_says_how_to_fix_it(tmp_path):
     with pytest.raises(HealthwatchError, match="cannot be read"):
         registry.load_current(models)
     assert registry.load_current(tmp_path / "nothing") is None
+
+
+def test_latest_promotion_reports_the_newest_saved_decision(tmp_path, run, training_set, world):
+    models = tmp_path / "models"
+    assert registry.latest_promotion(models) is None
+    register_run(models, run)
+    version, decision = registry.latest_promotion(models)
+    assert version == run.model.version and decision["promoted"] is True
+    # a second, smaller model: saved after the first, whatever its version id sorts as
+    later = train_model(
+        training_set, ModelConfig(num_boost_round=10, early_stopping_rounds=5), 90, world.clock
+    )
+    register_run(models, later)
+    version, decision = registry.latest_promotion(models)
+    assert version == later.model.version
+    assert decision["reason"]

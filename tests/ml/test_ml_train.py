@@ -9,12 +9,19 @@ from healthwatch.config import ModelConfig
 from healthwatch.errors import HealthwatchError
 from ml.calibration import (
     ISOTONIC_MIN_POSITIVES,
+    CenteredIsotonicCalibrator,
     IsotonicCalibrator,
     SigmoidCalibrator,
     calibrator_from_dict,
     fit_calibrator,
 )
-from ml.evaluate import CRITICAL, HEALTHY, choose_thresholds, lowest_threshold_with_precision
+from ml.evaluate import (
+    CRITICAL,
+    HEALTHY,
+    ThresholdPolicy,
+    choose_thresholds,
+    lowest_threshold_with_precision,
+)
 from ml.features import build_training_set, load_accounts, load_snapshots
 from ml.pipeline import train_and_promote
 from ml.train import time_split, train_model
@@ -133,6 +140,55 @@ def test_thresholds_fall_back_to_quantiles_when_precision_is_unreachable():
     assert classes.tolist() == [HEALTHY, CRITICAL]
 
 
+def _separated(n: int = 4000, base_rate: float = 0.05, seed: int = 5):
+    """Well-separated scores: churners mostly near 1, the rest near 0."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < base_rate).astype(int)
+    p = np.where(y == 1, rng.uniform(0.02, 1.0, n), rng.uniform(0.0, 0.05, n))
+    return y, p
+
+
+def test_thresholds_have_floors_on_well_separated_data():
+    """The precision targets alone would put At-Risk below the base rate; the floors lift it to
+    twice the base rate and Critical to min(max(2 x At-Risk, 0.25), 0.5)."""
+    y, p = _separated()
+    assert lowest_threshold_with_precision(y, p, 0.3) < y.mean()
+    thresholds = choose_thresholds(y, p)
+    assert thresholds.at_risk == pytest.approx(2 * y.mean())
+    assert thresholds.critical == pytest.approx(max(min(2 * thresholds.at_risk, 0.5), 0.25))
+    assert "raised to 2 x the calibration base rate" in thresholds.at_risk_rule
+    assert "raised to the floor" in thresholds.critical_rule
+    assert y[p >= thresholds.at_risk].mean() >= 0.3 and y[p >= thresholds.critical].mean() >= 0.6
+
+
+def test_critical_floor_is_capped_at_even_odds_and_never_below_at_risk():
+    y, p = _separated(base_rate=0.2)  # At-Risk floor 0.4: 2 x At-Risk would be 0.8
+    thresholds = choose_thresholds(y, p)
+    assert thresholds.at_risk == pytest.approx(2 * y.mean())
+    assert thresholds.critical == pytest.approx(0.5)
+    high = choose_thresholds(y, p, ThresholdPolicy(at_risk_min_base_rate_multiple=3.0))  # At-Risk 0.6
+    assert high.critical == high.at_risk == pytest.approx(3 * y.mean())
+
+
+def test_floors_leave_thresholds_above_them_alone():
+    y, p = _separated()
+    off = ThresholdPolicy(
+        at_risk_min_base_rate_multiple=0, critical_min_at_risk_multiple=0, critical_min_probability=0
+    )
+    thresholds = choose_thresholds(y, p, off)
+    assert thresholds.at_risk == lowest_threshold_with_precision(y, p, 0.3)
+    assert thresholds.critical == lowest_threshold_with_precision(y, p, 0.6)
+    assert "raised" not in thresholds.at_risk_rule + thresholds.critical_rule
+
+
+def test_trained_model_stores_its_threshold_policy_and_respects_the_floors(run, training_set):
+    meta = run.model.metadata
+    assert meta["threshold_policy"] == ThresholdPolicy().to_dict()
+    cal = training_set.loc[training_set["snapshot_date"].isin(run.split.calibration_dates)]
+    assert run.model.thresholds.at_risk >= 2 * cal["label"].mean() - 1e-12
+    assert run.model.thresholds.critical >= min(max(2 * run.model.thresholds.at_risk, 0.25), 0.5) - 1e-12
+
+
 @pytest.mark.parametrize("positives", [40, ISOTONIC_MIN_POSITIVES + 50])
 def test_calibrator_choice_and_round_trip(positives):
     rng = np.random.default_rng(1)
@@ -141,7 +197,7 @@ def test_calibrator_choice_and_round_trip(positives):
     y = np.zeros(n, dtype=int)
     y[np.argsort(-(margin + rng.normal(scale=0.8, size=n)))[:positives]] = 1
     calibrator = fit_calibrator(margin, y)
-    expected = IsotonicCalibrator if positives >= ISOTONIC_MIN_POSITIVES else SigmoidCalibrator
+    expected = CenteredIsotonicCalibrator if positives >= ISOTONIC_MIN_POSITIVES else SigmoidCalibrator
     assert isinstance(calibrator, expected)
     grid = np.linspace(-4, 4, 50)
     p = calibrator.predict(grid)
@@ -164,3 +220,39 @@ def test_too_few_positives_raises_with_the_fix(tmp_path, synthetic):
     message = str(error.value)
     assert f"only {positives} churn-labelled snapshots" in message
     assert "horizon_days" in message and "simulate more accounts or days" in message
+
+
+@pytest.mark.parametrize("positives", [40, ISOTONIC_MIN_POSITIVES + 50])
+def test_calibration_keeps_the_boosters_ranking(positives):
+    """Distinct margins keep distinct, ordered probabilities: calibration never ties accounts the
+    booster tells apart, so ranking metrics are the booster's own."""
+    rng = np.random.default_rng(7)
+    n = positives * 8
+    margin = rng.normal(size=n)
+    y = np.zeros(n, dtype=int)
+    y[np.argsort(-(margin + rng.normal(scale=0.8, size=n)))[:positives]] = 1
+    calibrator = fit_calibrator(margin, y)
+    p = calibrator.predict(margin)
+    inside = (p > 0) & (p < 1)
+    order = np.argsort(margin[inside])
+    assert (np.diff(p[inside][order]) > 0).all()
+    assert len(np.unique(p[inside])) == inside.sum()
+    # ties are left only where the probability is clipped, at the extremes of the margin: at 0 for
+    # the healthiest accounts, at 1 beyond a top block in which every account churned
+    assert inside.mean() > 0.9
+    assert (margin[p == 0].max(initial=-np.inf) < margin[inside].min()) and (
+        margin[p == 1].min(initial=np.inf) > margin[inside].max()
+    )
+
+
+def test_step_function_isotonic_models_still_load():
+    old = {"method": "isotonic", "x": [-1.0, 0.0, 0.0, 1.0], "y": [0.0, 0.0, 0.5, 0.5]}
+    calibrator = calibrator_from_dict(old)
+    assert isinstance(calibrator, IsotonicCalibrator)
+    assert calibrator.predict(np.array([-2.0, 0.5, 2.0])).tolist() == [0.0, 0.5, 0.5]
+
+
+def test_centered_isotonic_falls_back_to_platt_without_a_trend():
+    margin = np.linspace(-1, 1, 2000)
+    y = (margin < -0.5).astype(int)  # churn falls as the margin rises: the best isotonic fit is flat
+    assert isinstance(fit_calibrator(margin, y), SigmoidCalibrator)
