@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from healthwatch.cdc.command import cdc_app
 from healthwatch.config import Settings, load_settings
 from healthwatch.errors import HealthwatchError
 from healthwatch.warehouse import connect, data_clock, table_exists
@@ -30,6 +31,7 @@ export_app = typer.Typer(help="Export import-ready files.", no_args_is_help=True
 app.add_typer(export_app, name="export")
 bench_app = typer.Typer(help="Benchmarks, with JSON output.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(cdc_app, name="cdc")
 console = Console()
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

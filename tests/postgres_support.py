@@ -32,8 +32,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_postgres(database: str = "healthwatch") -> Iterator[str]:
-    """Yield a postgresql+psycopg2:// DSN of a fresh server with `database` created."""
+def running_postgres(database: str = "healthwatch", logical: bool = False) -> Iterator[str]:
+    """Yield a postgresql+psycopg2:// DSN of a fresh server with `database` created.
+
+    `logical=True` starts it with wal_level=logical and room for replication slots (CDC tests)."""
     bin_dir = _bin_dir()
     # PostgreSQL refuses to run as root: as root, run it as the postgres user (STACK.md).
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -49,6 +51,8 @@ def running_postgres(database: str = "healthwatch") -> Iterator[str]:
     try:
         run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root}"
+        if logical:
+            options += " -c wal_level=logical -c max_replication_slots=8 -c max_wal_senders=8"
         run(
             str(bin_dir / "pg_ctl"),
             "-D",
