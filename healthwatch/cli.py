@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from alerts import cli as alerts_cli
 from healthwatch.cdc.command import cdc_app
 from healthwatch.config import Settings, load_settings
 from healthwatch.errors import HealthwatchError
@@ -32,6 +33,8 @@ app.add_typer(export_app, name="export")
 bench_app = typer.Typer(help="Benchmarks, with JSON output.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(cdc_app, name="cdc")
+app.add_typer(alerts_cli.silence_app, name="silence")
+app.command("tune")(alerts_cli.tune)
 console = Console()
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,8 +1,11 @@
 """The alert table (the work is in alerts/)."""
 
+import time
+
 import dagster as dg
 
 from alerts.engine import evaluate_alerts
+from alerts.feedback import collect_outcomes
 from pipelines.assets.ml import HEALTH_SCORES
 from pipelines.assets.scope import rebuilt_accounts
 from pipelines.assets.signals import signals_key
@@ -12,12 +15,16 @@ from pipelines.resources import HealthwatchResource
 HEALTH_ALERTS = dg.AssetKey(["alerts", "health_alerts"])
 
 TOP_ALERTS_SQL = """
-    select priority, severity, account_name, alert_type, reason, owner_name
+    select priority, severity, account_name, alert_type, reason, owner_name, sla_due_at
     from alerts.health_alerts
     where status in ('open', 'acknowledged')
     order by priority, case severity when 'critical' then 0 when 'high' then 1 when 'medium' then 2 else 3 end,
-             arr desc
+             arr desc nulls last, dedup_key
     limit 10
+"""
+LIVE_BY_SEVERITY_SQL = """
+    select severity, count(*) from alerts.health_alerts
+    where status in ('open', 'acknowledged') group by severity
 """
 
 
@@ -35,19 +42,44 @@ TOP_ALERTS_SQL = """
 def health_alerts(
     context: dg.AssetExecutionContext, healthwatch: HealthwatchResource
 ) -> dg.MaterializeResult:
-    """For the accounts the signals run rebuilt (all on a full rebuild), evaluate the alert rules
-    against each account's own baseline and score; set severity,
-    priority, owner and SLA; dedupe against open alerts and resolve cleared ones."""
+    """For the accounts the signals run rebuilt (all on a full rebuild), bring back what CSMs did
+    with their CRM tasks, evaluate the alert rules against each account's own baseline and score
+    (model gate), set severity, priority, owner and SLA, apply silences, maintenance windows,
+    holidays and inhibition, dedupe against live alerts and resolve cleared ones; then refresh
+    alerts.alert_outcomes and alerts.rule_performance."""
     settings = healthwatch.settings()
     with healthwatch.connect() as con:
-        result = evaluate_alerts(con, settings, account_ids=rebuilt_accounts(context, con))
+        started = time.perf_counter()
+        accounts = rebuilt_accounts(context, con)
+        result = evaluate_alerts(con, settings, account_ids=accounts)
+        evaluated = time.perf_counter()
+        outcomes = collect_outcomes(con, clock=result.clock)
+        collected = time.perf_counter()
         top = con.execute(TOP_ALERTS_SQL).fetchall()
+        live = dict(con.execute(LIVE_BY_SEVERITY_SQL).fetchall())
+        (rows,) = con.execute("select count(*) from alerts.health_alerts").fetchone()
     metadata = result_metadata(result)
-    metadata["top_alerts"] = dg.MetadataValue.md(_markdown_table(top))
+    metadata.update(
+        {
+            "dagster/row_count": int(rows),
+            "accounts_rescored": result.evaluated_accounts,
+            "live_alerts_by_severity": dg.MetadataValue.json(
+                {s: int(live.get(s, 0)) for s in ("critical", "high", "medium", "low")}
+            ),
+            "outcomes_collected": outcomes.outcomes,
+            "precision_from_outcomes": outcomes.precision if outcomes.precision is not None else "—",
+            "evaluate_seconds": round(evaluated - started, 3),
+            "feedback_seconds": round(collected - evaluated, 3),
+            "top_alerts": dg.MetadataValue.md(_markdown_table(top)),
+        }
+    )
     return dg.MaterializeResult(metadata=metadata)
 
 
 def _markdown_table(rows: list[tuple]) -> str:
-    header = "| P | severity | account | type | reason | owner |\n|---|---|---|---|---|---|\n"
-    body = "".join("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |\n" for row in rows)
-    return header + (body or "| – | – | no open alerts | – | – | – |\n")
+    header = "| P | severity | account | type | reason | owner | due (UTC) |\n|---|---|---|---|---|---|---|\n"
+    body = "".join(
+        "| " + " | ".join("–" if v is None else str(v).replace("|", "/") for v in row) + " |\n"
+        for row in rows
+    )
+    return header + (body or "| – | – | no open alerts | – | – | – | – |\n")
