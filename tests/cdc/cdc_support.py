@@ -14,6 +14,8 @@ from typing import Any
 import duckdb
 import psycopg2
 
+from healthwatch.config import Settings
+
 from tests_support import REPO_ROOT
 
 PASSWORD = "not-to-be-logged"
@@ -106,3 +108,19 @@ def wait_until(
             raise AssertionError(f"the reader exited ({process.returncode}) before {what}")
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def dbt_build(settings: Settings, target: Path) -> None:
+    """What the signals asset does (as tests/pipeline/dbt_runner.py): open the pending batch,
+    `dbt build`, mark the batch processed."""
+    from healthwatch.batches import commit_batch, open_batch
+    from pipelines.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_cli_args
+
+    with duckdb.connect(str(settings.warehouse)) as con:
+        batch = open_batch(con)
+    args = [DBT_EXECUTABLE, *dbt_cli_args("build", settings, full_refresh=False)]
+    args += ["--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
+    result = subprocess.run(args, cwd=DBT_PROJECT_DIR, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    with duckdb.connect(str(settings.warehouse)) as con:
+        commit_batch(con, batch)

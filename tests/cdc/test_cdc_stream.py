@@ -135,3 +135,30 @@ def test_changes_arrive_in_commit_order_with_before_and_after(source_pg, tmp_pat
 def _lsn(text: str) -> int:
     high, low = text.split("/")
     return (int(high, 16) << 32) + int(low, 16)
+
+
+def test_a_replay_of_written_transactions_is_left_out(tmp_path) -> None:
+    """The window between the warehouse commit and PostgreSQL's acknowledgement: after a crash
+    there, the server sends the same transactions again, and the writer leaves them out."""
+    from healthwatch.cdc.writer import Change, Transaction, write_transactions
+
+    def txn(end: int, key: str, status: str) -> Transaction:
+        after = {"invoice_id": key, "status": status}
+        return Transaction(
+            xid=end,
+            commit_ts=datetime(2026, 1, 1),
+            end_lsn=end,
+            changes=[Change("invoices", "crm", "c", key, None, after, end - 8)],
+        )
+
+    with connect(tmp_path / "w.duckdb") as con:
+        assert write_transactions(con, "s", [txn(100, "a", "paid"), txn(200, "b", "paid")], 200) == {
+            "cdc.crm_changes": 2
+        }
+        # replayed from before 200, with one new transaction after it
+        assert write_transactions(con, "s", [txn(200, "b", "paid"), txn(300, "c", "failed")], 300) == {
+            "cdc.crm_changes": 1
+        }
+        rows = con.execute("select seq, key from cdc.crm_changes order by seq").fetchall()
+        (position,) = con.execute("select lsn_int from ops.pg_cdc_positions where slot = 's'").fetchall()[0]
+    assert rows == [(1, "a"), (2, "b"), (3, "c")] and position == 300
