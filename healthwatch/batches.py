@@ -13,7 +13,13 @@ from datetime import date
 
 import duckdb
 
-from healthwatch.warehouse import SOURCE_SYSTEMS, change_table, ensure_change_tables, table_exists
+from healthwatch.warehouse import (
+    SOURCE_SYSTEMS,
+    change_table,
+    ensure_change_tables,
+    latest_source_ts_sql,
+    table_exists,
+)
 
 BATCH_TABLE = "ops.change_batch"
 PROCESSED_TABLE = "ops.processed_changes"
@@ -77,7 +83,7 @@ def pending_batch(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) ->
     Only reads, so a sensor can call it on a short read-only connection."""
     ranges: dict[str, list[tuple[int, int]]] = {}
     rows: dict[str, int] = {}
-    present = [change_table(system) for system in SOURCE_SYSTEMS if table_exists(con, change_table(system))]
+    present = [system for system in SOURCE_SYSTEMS if table_exists(con, change_table(system))]
     for system in SOURCE_SYSTEMS:
         table = change_table(system)
         ranges[table] = pending_ranges(con, table, full_refresh)
@@ -89,7 +95,7 @@ def pending_batch(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) ->
         ).fetchall()[0]
         rows[table] = int(count)
     clock = con.execute(
-        " union all ".join(f"select max(source_ts) from {table}" for table in present) or "select null"
+        " union all ".join(latest_source_ts_sql(con, system) for system in present) or "select null"
     ).fetchall()
     latest = max((ts for (ts,) in clock if ts is not None), default=None)
     return Batch(

@@ -20,6 +20,7 @@ from alerts import cli as alerts_cli
 from healthwatch.cdc.command import cdc_app
 from healthwatch.config import Settings, load_settings
 from healthwatch.errors import HealthwatchError
+from healthwatch.quarantine_cli import quarantine_app
 from healthwatch.warehouse import connect, data_clock, table_exists
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ export_app = typer.Typer(help="Export import-ready files.", no_args_is_help=True
 app.add_typer(export_app, name="export")
 bench_app = typer.Typer(help="Benchmarks, with JSON output.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(cdc_app, name="cdc")
 app.add_typer(alerts_cli.silence_app, name="silence")
 app.command("tune")(alerts_cli.tune)

@@ -35,6 +35,31 @@ CHANGE_TABLE_COLUMNS = """
 """
 
 
+# A change row refused by the screen (data_quality/quarantine.py); staging skips these rows.
+QUARANTINE_COLUMNS = """
+    quarantined_at timestamp not null,
+    seq bigint not null,
+    ingested_at timestamp,
+    source_table varchar,
+    op varchar,
+    key varchar,
+    expectation varchar not null,
+    column_name varchar,
+    value varchar,
+    reason varchar not null,
+    before json,
+    after json,
+    source_ts timestamp,
+    status varchar not null,
+    replayed_seq bigint
+"""
+
+
+def quarantine_table(system: str) -> str:
+    """`quarantine.<system>_changes`: the refused change rows of one system."""
+    return f"quarantine.{system}_changes"
+
+
 def change_table(system: str) -> str:
     """Fully qualified name of a system's change table, e.g. `cdc.crm_changes`."""
     if system not in SOURCE_SYSTEMS:
@@ -71,8 +96,8 @@ def connect(path: Path, read_only: bool = False, attempts: int = 20) -> Iterator
 
 
 def ensure_change_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the `cdc` schema, one change table per source system, and the `ops` tables that
-    record which change rows were processed (see healthwatch.batches), if missing."""
+    """Create the `cdc` schema, one change table per source system, the `ops` tables that record
+    which change rows were processed (see healthwatch.batches) and the change-row quarantine, if missing."""
     con.execute("create schema if not exists cdc")
     for system in SOURCE_SYSTEMS:
         con.execute(f"create table if not exists {change_table(system)} ({CHANGE_TABLE_COLUMNS})")
@@ -82,6 +107,9 @@ def ensure_change_tables(con: duckdb.DuckDBPyConnection) -> None:
             f"create table if not exists {table} (change_table varchar, first_seq bigint, last_seq bigint)"
         )
     con.execute("create table if not exists ops.processed_clock (as_of_date date)")
+    con.execute("create schema if not exists quarantine")
+    for system in SOURCE_SYSTEMS:
+        con.execute(f"create table if not exists {quarantine_table(system)} ({QUARANTINE_COLUMNS})")
     con.execute("create table if not exists ops.open_batch (as_of_date date, full_refresh boolean)")
 
 
@@ -111,13 +139,25 @@ def data_clock(con: duckdb.DuckDBPyConnection) -> datetime:
         *(change_table(s) for s in SOURCE_SYSTEMS),
         fix="run `healthwatch simulate` or `healthwatch load` first",
     )
-    union = " union all ".join(f"select max(source_ts) as ts from {change_table(s)}" for s in SOURCE_SYSTEMS)
+    union = " union all ".join(latest_source_ts_sql(con, s) for s in SOURCE_SYSTEMS)
     (clock,) = con.execute(f"select max(ts) from ({union})").fetchall()[0]
     if clock is None:
         raise HealthwatchError(
             "the change tables are empty", "run `healthwatch simulate` or `healthwatch load` first"
         )
     return clock
+
+
+def latest_source_ts_sql(con: duckdb.DuckDBPyConnection, system: str) -> str:
+    """A select of the newest source time of one change table's rows, quarantined rows aside (a
+    refused row dated in the future must not move the data clock)."""
+    table = change_table(system)
+    if not table_exists(con, quarantine_table(system)):
+        return f"select max(source_ts) as ts from {table}"
+    return (
+        f"select max(source_ts) as ts from {table} c where not exists (select 1 from "
+        f"{quarantine_table(system)} q where q.seq = c.seq and q.ingested_at = c.ingested_at)"
+    )
 
 
 def max_seqs(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -6,11 +6,16 @@ from dagster_dbt import DbtCliResource
 from healthwatch.config import load_settings
 from pipelines.assets.alerts import health_alerts
 from pipelines.assets.bookkeeping import processed_changes
-from pipelines.assets.checks import change_envelope_checks, signal_ranges_check, source_contract_checks
+from pipelines.assets.checks import (
+    change_envelope_checks,
+    change_feed_checks,
+    signal_ranges_check,
+    source_contract_checks,
+)
 from pipelines.assets.delivery import crm_tasks, email_outbox
 from pipelines.assets.ml import account_health_scores, churn_model
 from pipelines.assets.signals import signals_dbt
-from pipelines.assets.sources import CHANGE_TABLE_KEYS, change_tables, ops_tables
+from pipelines.assets.sources import CHANGE_TABLE_KEYS, change_tables, ops_tables, quarantine_tables
 from pipelines.jobs import digest_job, healthwatch_job, rescore_job, schedules, train_job
 from pipelines.project import DBT_EXECUTABLE, dbt_project
 from pipelines.resources import HealthwatchResource
@@ -25,6 +30,7 @@ defs = dg.Definitions(
     assets=[
         *change_tables,
         *ops_tables,
+        *quarantine_tables,
         signals_dbt,
         churn_model,
         account_health_scores,
@@ -33,7 +39,7 @@ defs = dg.Definitions(
         email_outbox,
         processed_changes,
     ],
-    asset_checks=[change_envelope_checks, source_contract_checks, signal_ranges_check],
+    asset_checks=[change_envelope_checks, change_feed_checks, source_contract_checks, signal_ranges_check],
     jobs=[rescore_job, healthwatch_job, train_job, digest_job],
     schedules=schedules,
     sensors=cdc_sensors,

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from data_quality.change_tables import validate_pending_changes
+from data_quality.change_tables import validate_feeds, validate_pending_changes
 from data_quality.suites import validate_signals, validate_sources
 from healthwatch.contract import SOURCE_TABLES
 from pipelines.assets.sources import CHANGE_TABLE_KEYS
@@ -15,8 +15,9 @@ ENVELOPE_CHECKS = [
         name="change_envelope",
         asset=key,
         blocking=True,
-        description="Pending change rows are well-formed: seq present, op in c|u|d|r, "
-        "source_table a contract table, key and timestamps present (Great Expectations).",
+        description="The change table still has exactly the envelope's columns (seq, source_table, op, "
+        "key, before, after, source_ts, ingested_at): anything else is schema drift and blocks the run "
+        "(Great Expectations). Bad single rows are quarantined by the signals step instead.",
     )
     for key in CHANGE_TABLE_KEYS.values()
 ]
@@ -49,6 +50,36 @@ def change_envelope_checks(
                 ),
             },
         )  # fmt: skip
+
+
+FEED_CHECKS = [
+    dg.AssetCheckSpec(
+        name="feed",
+        asset=key,
+        description="Volume and freshness (WARN): each complete day of new rows within 0.1x-10x of the "
+        "28-day median, and the newest row at most 72 h behind the data clock (Great Expectations).",
+    )
+    for key in CHANGE_TABLE_KEYS.values()
+]
+
+
+@dg.multi_asset_check(specs=FEED_CHECKS, name="change_feed_checks")
+def change_feed_checks(healthwatch: HealthwatchResource) -> Iterator[dg.AssetCheckResult]:
+    """Warn when a feed looks broken: a flood or a trickle of rows, or nothing new for days."""
+    with healthwatch.connect(read_only=True) as con:
+        outcomes = validate_feeds(con)
+    for outcome in outcomes:
+        yield dg.AssetCheckResult(
+            asset_key=CHANGE_TABLE_KEYS[outcome.table],
+            check_name="feed",
+            passed=outcome.passed,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "hours_behind_clock": outcome.hours_behind_clock,
+                "days": dg.MetadataValue.json(outcome.days),
+                **_suite_metadata(len(outcome.days), outcome.failures),
+            },
+        )
 
 
 SOURCE_CHECKS = [

@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from data_quality.quarantine import screen_pending
 from healthwatch.batches import open_batch, scope_summary
 from pipelines.project import dbt_cli_args, dbt_project
 from pipelines.resources import HealthwatchResource
@@ -31,11 +32,20 @@ def signals_dbt(
 ) -> Iterator[Any]:
     """Build the signal tables from the pending change rows (dbt build: models and their tests).
 
-    The batch of pending rows is opened here and marked processed by the run's last step
+    The new change rows are screened first (bad rows to `quarantine.<system>_changes`, schema
+    drift fails the run). The batch of pending rows is opened here and marked processed by the run's last step
     (`ops/processed_changes`), so a run that fails anywhere is retried with the same rows."""
     full_refresh = context.run.tags.get("healthwatch/full_refresh") == "true"
     with healthwatch.connect() as con:
+        # Bad rows to quarantine, the rest through; schema drift stops the run here.
+        screened = screen_pending(con)
         batch = open_batch(con, full_refresh=full_refresh)
+    for outcome in screened:
+        if outcome.rows_quarantined:
+            context.log.warning(
+                f"{outcome.table}: {outcome.rows_quarantined} of {outcome.rows_screened} new change rows "
+                f"quarantined ({outcome.by_expectation}); see `healthwatch quarantine list`"
+            )
     if batch.total_rows == 0 and not full_refresh:
         # Nothing arrived since the last run (a queued run whose rows an earlier one took):
         # materialize nothing, so the scores, alerts and tasks downstream are skipped too.

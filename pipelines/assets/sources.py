@@ -19,6 +19,18 @@ change_tables = [
     for table, key in CHANGE_TABLE_KEYS.items()
 ]
 
+# Change rows the screen refused (data_quality/quarantine.py), written by the signals step, read by dbt.
+quarantine_tables = [
+    dg.AssetSpec(
+        key=dg.AssetKey(["quarantine", f"{system}_changes"]),
+        group_name="sources",
+        description=f"Change rows of the {system} system refused by the screen, with the expectation, "
+        "column and value; staging skips them (`healthwatch quarantine list | export | replay`).",
+        kinds={"duckdb"},
+    )
+    for system in SOURCE_SYSTEMS
+]
+
 # Bookkeeping the signals step writes around its dbt build (healthwatch.batches), read by dbt.
 ops_tables = [
     dg.AssetSpec(

@@ -6,7 +6,8 @@ with change_times as (
     select
         min(source_ts) as first_at,
         max(source_ts) as last_at
-    from {{ source('cdc', system ~ '_changes') }}
+    from {{ source('cdc', system ~ '_changes') }} as changes
+    where {{ not_quarantined(system, 'changes') }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
