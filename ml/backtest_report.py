@@ -191,6 +191,27 @@ figure img { max-width: 100%; border: 1px solid #e3e7eb; } figcaption { font-siz
 """
 
 
+def _intervals(report: dict[str, Any]) -> str:
+    """One line with the bootstrap intervals of the headline figures (empty without them)."""
+    ci = report.get("intervals_95") or {}
+    parts = [
+        f"{label} {_f(ci[key]['low'], digits)} to {_f(ci[key]['high'], digits)}"
+        for key, label, digits in (
+            ("false_positive_reduction_vs_rules", "false-positive reduction", 2),
+            ("model_pr_auc", "model PR-AUC", 3),
+            ("model_minus_logistic_pr_auc", "model minus logistic PR-AUC", 3),
+            ("model_lead_time_days_median", "model median lead time (days)", 0),
+        )
+        if ci.get(key)
+    ]
+    if not parts:
+        return ""
+    return (
+        f'<p class="small">95% intervals, the evaluation window\'s accounts resampled {ci["replicates"]} times '
+        f"(the operating point recomputed each time): {escape('; '.join(parts))}.</p>"
+    )
+
+
 def render_html(report: dict[str, Any], curves: dict[str, Any]) -> str:
     """The whole page as one string."""
     ev, reduction = report["evaluation_window"], report["false_positive_reduction_vs_rules"]
@@ -359,6 +380,7 @@ snapshots from {escape(report["data_window"]["start"])} to {escape(report["data_
 <p class="headline">At the rules' recall ({_f(report["operating_point"]["recall_target"])}) on the evaluation window,
 the model raises {_int(report["model"]["false_positives"])} false alerts where the rules raise
 {_int(report["rules"]["false_positives"])}: <b>{escape(headline)}</b>.</p>
+{_intervals(report)}
 <p>All three contenders are scored on the same {_int(ev["snapshots"])} snapshots of {_int(ev["accounts"])} accounts
 from {escape(ev["start"] or "")} to {escape(ev["end"] or "")} (base rate {_pct(ev["base_rate"])}). A snapshot is
 positive when the account churns within {report["horizon_days"]} days after it. Alerts are flagged snapshots

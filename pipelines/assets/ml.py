@@ -1,8 +1,10 @@
 """The churn model and the health scores (the work is in ml/)."""
 
+from typing import Any
+
 import dagster as dg
 
-from ml.pipeline import score_current, train_and_promote
+from ml.pipeline import ScoringResult, TrainingResult, score_current, train_and_promote
 from pipelines.assets.scope import rebuilt_accounts
 from pipelines.assets.signals import signals_key
 from pipelines.metadata import result_metadata
@@ -10,6 +12,41 @@ from pipelines.resources import HealthwatchResource
 
 CHURN_MODEL = dg.AssetKey(["ml", "churn_model"])
 HEALTH_SCORES = dg.AssetKey(["scoring", "account_health_scores"])
+HOLDOUT_METRICS = ("pr_auc", "roc_auc", "brier", "lift_top_decile")
+
+
+def _number(value: float | None) -> float | str:
+    return "—" if value is None else float(value)
+
+
+def training_metadata(result: TrainingResult) -> dict[str, Any]:
+    """Headline figures as flat entries (Dagster plots numbers across materializations), then every field."""
+    return {
+        "dagster/row_count": result.rows.get("labelled", 0),
+        "model_version": result.version,
+        "promoted": result.promoted,
+        **{f"holdout_{name}": _number(result.metrics.get(name)) for name in HOLDOUT_METRICS},
+        "seconds": _number(result.timings.get("total_s")),
+        **result_metadata(result),
+    }
+
+
+def scoring_metadata(result: ScoringResult) -> dict[str, Any]:
+    """Rows written, how many accounts were rescored and by which model, classes and timings."""
+    scope = (
+        "every account"
+        if result.accounts_requested is None
+        else f"{result.accounts_requested} accounts rebuilt by this run"
+    )
+    return {
+        "dagster/row_count": result.accounts_scored,
+        "accounts_rescored": result.accounts_scored,
+        "scope": scope,
+        "model_version": result.model_version,
+        **{f"accounts_{name.lower().replace('-', '_')}": n for name, n in result.by_class.items()},
+        "seconds": _number(result.timings.get("total_s")),
+        **result_metadata(result),
+    }
 
 
 @dg.asset(
@@ -24,7 +61,7 @@ def churn_model(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
     settings = healthwatch.settings()
     with healthwatch.connect() as con:
         result = train_and_promote(con, settings)
-    return dg.MaterializeResult(metadata=result_metadata(result))
+    return dg.MaterializeResult(metadata=training_metadata(result))
 
 
 @dg.asset(
@@ -42,4 +79,4 @@ def account_health_scores(
     settings = healthwatch.settings()
     with healthwatch.connect() as con:
         result = score_current(con, settings, account_ids=rebuilt_accounts(context, con))
-    return dg.MaterializeResult(metadata=result_metadata(result))
+    return dg.MaterializeResult(metadata=scoring_metadata(result))

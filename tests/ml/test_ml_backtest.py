@@ -148,7 +148,14 @@ def test_backtest_html_is_a_complete_page_with_the_four_plots(backtest):
     assert len(page.images) == 4
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in page.images)
     html = backtest[1].html_path.read_text()
-    for text in ("static rules", "logistic regression", "Calibration", "Lead time", "Top features"):
+    for text in (
+        "static rules",
+        "logistic regression",
+        "Calibration",
+        "Lead time",
+        "Top features",
+        "95% intervals",
+    ):
         assert text in html
 
 
