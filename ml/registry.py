@@ -50,6 +50,10 @@ def _write_json(path: Path, data: Any) -> None:
 def save_model(models_dir: Path, model: ChurnModel) -> Path:
     """Write a version folder. A version id names its content, so an existing folder is kept as is."""
     models_dir.mkdir(parents=True, exist_ok=True)
+    ignore = models_dir / ".gitignore"
+    if not ignore.exists():
+        # Wherever the warehouse (and so the models folder) lives, git never picks model files up.
+        ignore.write_text("# written by healthwatch: model files are generated data, never committed\n*\n")
     final = models_dir / model.version
     if (final / METADATA_FILE).is_file():
         return final

@@ -16,6 +16,7 @@ from ml.train import train_model
 def test_round_trip_predicts_identical_probabilities(tmp_path, run, con):
     folder = registry.save_model(tmp_path / "models", run.model)
     assert sorted(p.name for p in folder.iterdir()) == ["calibrator.json", "metadata.json", "model.txt"]
+    assert (tmp_path / "models" / ".gitignore").read_text().splitlines()[-1] == "*"  # never committed
     assert json.loads((folder / "calibrator.json").read_text())["method"] in {"sigmoid", "centered_isotonic"}
     loaded = registry.load_model(tmp_path / "models", run.model.version)
     frame = pd.concat([run.holdout, run.holdout.head(50)])
