@@ -92,15 +92,19 @@ def team_of(
 
 def load_precision(con: duckdb.DuckDBPyConnection) -> list[PrecisionLine]:
     """Precision per alert type from `alerts.rule_performance` (alert_type, segment, precision,
-    alerts), weighted by alerts across segments; [] when the table or its columns are not there."""
-    if not {"alert_type", "precision", "alerts"} <= table_columns(con, RULE_PERFORMANCE_TABLE):
+    alerts[, with_outcome]), weighted across segments by the alerts with an outcome (by all alerts
+    when the table lacks that column); [] when the table or its columns are not there."""
+    columns = table_columns(con, RULE_PERFORMANCE_TABLE)
+    if not {"alert_type", "precision", "alerts"} <= columns:
         return []
+    # Precision is a share of the alerts with an outcome: across segments, weigh by those.
+    weight = "with_outcome" if "with_outcome" in columns else "alerts"
     rows = con.execute(
         f"""
         select alert_type,
             sum(coalesce(alerts, 0)) as alerts,
-            sum(precision * alerts) filter (where precision is not null and alerts > 0)
-                / nullif(sum(alerts) filter (where precision is not null and alerts > 0), 0) as precision
+            sum(precision * {weight}) filter (where precision is not null and {weight} > 0)
+                / nullif(sum({weight}) filter (where precision is not null and {weight} > 0), 0) as precision
         from {RULE_PERFORMANCE_TABLE}
         where alert_type is not null
         group by alert_type

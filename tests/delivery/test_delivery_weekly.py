@@ -84,6 +84,21 @@ def test_precision_per_alert_type_from_rule_performance(warehouse):
     assert "72%" in lee.html_body
 
 
+def test_precision_is_weighted_by_alerts_with_an_outcome(warehouse):
+    # The alerts engine's table: precision is over the alerts whose task came back with an outcome.
+    warehouse.add_alert("acc-acme")
+    warehouse.con.execute(
+        "create table alerts.rule_performance (alert_type varchar, segment varchar, precision double,"
+        " alerts integer, with_outcome integer)"
+    )
+    warehouse.con.executemany(
+        "insert into alerts.rule_performance values (?, ?, ?, ?, ?)",
+        [("usage_drop", "enterprise", 0.5, 30, 20), ("usage_drop", "smb", 1.0, 10, 5)],
+    )
+    lee = _by_recipient(warehouse)["mgr-lee"]
+    assert "Usage drop: 60% of 40 alerts" in lee.text_body  # (0.5×20 + 1.0×5) / 25
+
+
 def test_rule_performance_without_the_expected_columns_is_ignored(warehouse):
     warehouse.add_alert("acc-acme")
     warehouse.con.execute("create table alerts.rule_performance (rule varchar, hits integer)")
