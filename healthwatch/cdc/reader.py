@@ -17,6 +17,7 @@ import re
 import select
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,8 @@ class ReaderConfig:
     max_batch_rows: int = 5000
     max_batch_delay: float = 0.5
     status_interval: float = 10.0
+    # Called after each warehouse commit with the transactions written (benchmarks).
+    on_written: Callable[[list[Transaction]], None] | None = None
 
 
 @dataclass
@@ -298,6 +301,8 @@ class Reader:
         for table, count in written.items():
             self.stats.rows[table] = self.stats.rows.get(table, 0) + count
         self.stats.transactions += len(transactions)
+        if self.config.on_written is not None:
+            self.config.on_written(transactions)
         if written:
             log.info(
                 "wrote %s up to %s",
