@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 
 from healthwatch.errors import HealthwatchError
-from healthwatch.simulator import billing, crm, engagement, images, people, product, state, support
+from healthwatch.simulator import billing, crm, csm, engagement, images, people, product, state, support
 from healthwatch.simulator.changes import ChangeLog
 from healthwatch.simulator.day import make_day
 from healthwatch.simulator.founding import build_world
@@ -106,6 +106,8 @@ def stream(
 
         _run(world, log, days, progress, end_chunk=end_chunk)
         state.save(con, world)
+        # CSMs work the CRM tasks the pipeline wrote so far (the feedback loop of the demo).
+        csm.work_tasks(con, world.start_date + timedelta(days=world.last_day))
     return _summary(world, first, log)
 
 
