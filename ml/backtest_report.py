@@ -212,6 +212,76 @@ def _intervals(report: dict[str, Any]) -> str:
     )
 
 
+def _walk_forward(report: dict[str, Any]) -> str:
+    """The walk-forward section: pooled contenders at equal recall, then one row per retrained model."""
+    wf = report.get("walk_forward")
+    if not wf:
+        return ""
+    head = (
+        f"<h2>Walk-forward: a model retrained every {wf['step_dates']} snapshot dates</h2>\n"
+        f'<p class="small">The last {wf["fraction"]:.0%} of the labelled snapshot dates, in blocks; each block '
+        "is scored by a model (and a logistic regression) trained at the block's first date on what was known "
+        "then. The blocks are pooled and compared with the rules at equal recall.</p>"
+    )
+    if not wf.get("evaluation_window"):
+        skipped = "".join(f"<li>{escape(s)}</li>" for s in wf.get("skipped", []))
+        return f'{head}<p>{escape(wf.get("note", ""))}</p><ul class="small">{skipped}</ul>'
+    ev = wf["evaluation_window"]
+    contenders = _table(
+        [
+            "contender",
+            "ROC-AUC",
+            "PR-AUC",
+            "precision",
+            "recall",
+            "alerts",
+            "false positives",
+            "median lead (days)",
+        ],
+        [
+            [
+                LABELS[name],
+                _f(wf[name]["roc_auc"]),
+                _f(wf[name]["pr_auc"]),
+                _f(wf[name]["precision"]),
+                _f(wf[name]["recall"]),
+                _int(wf[name]["alerts"]),
+                _int(wf[name]["false_positives"]),
+                _f(wf[name]["lead_time_days_median"], 0),
+            ]
+            for name in CONTENDERS
+        ],
+    )
+    folds = _table(
+        [
+            "trained at",
+            "training dates",
+            "training positives",
+            "scored from",
+            "scored to",
+            "scored positives",
+        ],
+        [
+            [
+                f["trained_at"],
+                f"{f['training_window']['start']} to {f['training_window']['end']}",
+                _int(f["training_window"]["positives"]),
+                f["scored"]["start"] or "",
+                f["scored"]["end"] or "",
+                _int(f["scored"]["positives"]),
+            ]
+            for f in wf["folds"]
+        ],
+    )
+    reduction = wf["false_positive_reduction_vs_rules"]
+    return (
+        f"{head}\n<p>{_int(ev['snapshots'])} snapshots of {_int(ev['accounts'])} accounts from {escape(ev['start'])} "
+        f"to {escape(ev['end'])}, {_int(ev['churners'])} churners (base rate {_pct(ev['base_rate'])}): "
+        f"<b>false-positive reduction vs the rules at equal recall {_f(reduction)}</b>.</p>\n"
+        f"{_intervals(wf)}\n{contenders}\n{folds}"
+    )
+
+
 def render_html(report: dict[str, Any], curves: dict[str, Any]) -> str:
     """The whole page as one string."""
     ev, reduction = report["evaluation_window"], report["false_positive_reduction_vs_rules"]
@@ -389,6 +459,7 @@ first snapshot in the window would give a median of {_f(ev["lead_time_days_ceili
 <h2>Contenders at equal recall</h2>
 {contenders}
 <div class="plots">{plots}</div>
+{_walk_forward(report)}
 <h2>Thresholds chosen on the calibration window</h2>
 <p class="small">The threshold that reaches the rules' recall on the calibration window
 ({_f(deployable["rules_recall_on_calibration"])}), applied unchanged to the evaluation window: what one would deploy.</p>

@@ -268,3 +268,31 @@ def test_cli_backtest_without_a_warehouse_says_how_to_make_one(tmp_path):
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "no warehouse at" in result.stderr and "healthwatch simulate" in result.stderr
+
+
+def test_walk_forward_models_learn_only_what_was_known_when_they_were_trained(backtest):
+    report = backtest[1].report
+    wf = report["walk_forward"]
+    horizon = pd.Timedelta(days=report["horizon_days"])
+    assert len(wf["folds"]) >= 2 and not wf["skipped"]
+    previous_end = None
+    for fold in wf["folds"]:
+        trained_at = pd.Timestamp(fold["trained_at"])
+        # a training label needs its whole horizon observed by the day the model is trained
+        assert pd.Timestamp(fold["training_window"]["end"]) + horizon <= trained_at
+        assert pd.Timestamp(fold["scored"]["start"]) == trained_at  # scores only from then on
+        if previous_end is not None:
+            assert pd.Timestamp(fold["scored"]["start"]) > previous_end  # blocks do not overlap
+        previous_end = pd.Timestamp(fold["scored"]["end"])
+    ev = wf["evaluation_window"]
+    assert ev["snapshots"] == sum(f["scored"]["snapshots"] for f in wf["folds"])
+    assert ev["end"] == report["data_window"]["end"]
+    assert ev["snapshots"] > report["evaluation_window"]["snapshots"]  # a longer later period
+    for name in ("model", "logistic"):
+        assert wf[name]["recall"] >= wf["rules"]["recall"]
+    assert wf["false_positive_reduction_vs_rules"] == pytest.approx(
+        1 - wf["model"]["false_positives"] / wf["rules"]["false_positives"]
+    )
+    assert wf["intervals_95"]["false_positive_reduction_vs_rules"]["n"] > 0
+    assert "walk-forward:" in backtest[1].summary()
+    assert "Walk-forward" in backtest[1].html_path.read_text()
