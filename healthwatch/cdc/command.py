@@ -6,7 +6,6 @@ import threading
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from healthwatch.errors import HealthwatchError
@@ -33,7 +32,9 @@ def _check_dsn(ctx: typer.Context, dsn: str | None) -> str:
         raise HealthwatchError(
             "the PostgreSQL source DSN cannot be parsed", "write it as postgresql://user@host:port/db"
         ) from exc
-    if has_password and ctx.get_parameter_source("dsn") == click.core.ParameterSource.COMMANDLINE:
+    # typer vendors click: compare the parameter source by name
+    source = ctx.get_parameter_source("dsn")
+    if has_password and getattr(source, "name", "") == "COMMANDLINE":
         raise HealthwatchError(
             "a password on the command line is visible to every user of this machine",
             f"put the DSN in {DSN_ENV} (or the password in PGPASSWORD) instead",
