@@ -26,6 +26,18 @@ from ml.backtest import BOOTSTRAP_REPLICATES, CONTENDERS, run_backtest
 HEADLINE = ("roc_auc", "pr_auc", "precision", "recall", "alerts", "false_positives", "lead_time_days_median")
 
 
+def _walk_forward_figures(wf: dict | None) -> dict | None:
+    if not wf or not wf.get("evaluation_window"):
+        return wf
+    return {
+        "models": len(wf["folds"]),
+        "evaluation_window": wf["evaluation_window"],
+        **{name: {k: wf[name][k] for k in HEADLINE} for name in CONTENDERS},
+        "false_positive_reduction_vs_rules": wf["false_positive_reduction_vs_rules"],
+        "intervals_95": wf["intervals_95"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -74,6 +86,7 @@ def main() -> None:
         **{name: {k: report[name][k] for k in HEADLINE} for name in CONTENDERS},
         "false_positive_reduction_vs_rules": report["false_positive_reduction_vs_rules"],
         "intervals_95": report["intervals_95"],
+        "walk_forward": _walk_forward_figures(report.get("walk_forward")),
         "timings": timings,
         "report": str(result.json_path),
     }
