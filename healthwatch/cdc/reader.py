@@ -255,8 +255,17 @@ class Reader:
         txn = Transaction(xid=None, commit_ts=datetime.now(UTC).replace(tzinfo=None), end_lsn=start)
         if self.config.snapshot:
             txn = self._read_snapshot(snapshot_name, start)
-        self._write([txn], start)
-        return start
+        while True:
+            try:
+                self._write([txn], start)
+                return start
+            except WarehouseBusy:
+                log.info("warehouse busy (a run holds it); the snapshot waits")
+                if self.stop.wait(1.0):
+                    raise HealthwatchError(
+                        "stopped before the first snapshot was written",
+                        "run again with --create-slot: the slot is created anew",
+                    ) from None
 
     def _read_snapshot(self, snapshot_name: str, lsn: int) -> Transaction:
         con = _connect(self.config.dsn)
