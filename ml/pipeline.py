@@ -52,6 +52,7 @@ def register_run(models_dir: Path, run: TrainingRun, num_threads: int = 1) -> Tr
     registry.save_model(models_dir, model)
     if decision.promote:
         registry.set_current(models_dir, model.version)
+    registry.record_decision(models_dir, model.version, decision.to_dict())
     return TrainingResult(
         version=model.version,
         promoted=decision.promote,

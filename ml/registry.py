@@ -2,6 +2,7 @@
 
     models/
       current                         one line: the promoted version
+      promotions.jsonl                one line per training: version and the gate's decision
       20260227T000000-1a2b3c4d/
         model.txt                     LightGBM text model (booster.save_model)
         calibrator.json               sigmoid parameters or isotonic knots (no pickles)
@@ -33,6 +34,7 @@ CURRENT = "current"
 MODEL_FILE = "model.txt"
 CALIBRATOR_FILE = "calibrator.json"
 METADATA_FILE = "metadata.json"
+PROMOTIONS_LOG = "promotions.jsonl"
 
 
 def _json_default(value: object) -> object:
@@ -90,16 +92,25 @@ def list_versions(models_dir: Path) -> list[str]:
     return sorted(p.name for p in models_dir.iterdir() if p.is_dir() and (p / METADATA_FILE).is_file())
 
 
+def record_decision(models_dir: Path, version: str, decision: dict[str, Any]) -> None:
+    """Append a gate decision to `promotions.jsonl`: one line per training, retrains of an
+    identical model included (their version folder already exists and is not rewritten)."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    line = {"decided_at": datetime.now(UTC).isoformat(), "version": version, **decision}
+    with (models_dir / PROMOTIONS_LOG).open("a", encoding="utf-8") as log:
+        log.write(json.dumps(line, sort_keys=True, default=_json_default) + "\n")
+
+
 def latest_promotion(models_dir: Path) -> tuple[str, dict[str, Any]] | None:
-    """The most recently saved version and its promotion decision (None when nothing is saved)."""
-    saved = []
-    for version in list_versions(models_dir):
-        metadata = json.loads((models_dir / version / METADATA_FILE).read_text())
-        saved.append((str(metadata.get("saved_at", "")), version, metadata.get("promotion", {})))
-    if not saved:
+    """The most recent gate decision and the version it was about (None when nothing was trained)."""
+    log = models_dir / PROMOTIONS_LOG
+    if not log.is_file():
         return None
-    _, version, decision = max(saved)
-    return version, decision
+    lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        return None
+    decision = json.loads(lines[-1])
+    return str(decision.pop("version")), decision
 
 
 def current_version(models_dir: Path) -> str | None:

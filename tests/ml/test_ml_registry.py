@@ -72,17 +72,25 @@ def test_a_broken_pointer_says_how_to_fix_it(tmp_path):
     assert registry.load_current(tmp_path / "nothing") is None
 
 
-def test_latest_promotion_reports_the_newest_saved_decision(tmp_path, run, training_set, world):
+def test_latest_promotion_reports_every_training_including_an_identical_retrain(
+    tmp_path, run, training_set, world
+):
     models = tmp_path / "models"
     assert registry.latest_promotion(models) is None
     register_run(models, run)
     version, decision = registry.latest_promotion(models)
     assert version == run.model.version and decision["promoted"] is True
-    # a second, smaller model: saved after the first, whatever its version id sorts as
+    assert "first model" in decision["reason"]
+    # the same model again: its folder is kept as it was, the new decision is still recorded
+    register_run(models, run)
+    version, decision = registry.latest_promotion(models)
+    assert version == run.model.version and decision["reason"] == "same content as the current model"
+    # a second, smaller model: compared with the current one on the same holdout rows
     later = train_model(
         training_set, ModelConfig(num_boost_round=10, early_stopping_rounds=5), 90, world.clock
     )
     register_run(models, later)
     version, decision = registry.latest_promotion(models)
     assert version == later.model.version
-    assert decision["reason"]
+    assert decision["current_version"] == run.model.version and "on the same" in decision["reason"]
+    assert len((models / "promotions.jsonl").read_text().splitlines()) == 3
