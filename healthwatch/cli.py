@@ -210,12 +210,36 @@ def backtest(
 
 
 @app.command()
-def send() -> None:
-    """Queue today's CSM digests and deliver the outbox (SendGrid with SENDGRID_API_KEY, else files)."""
+def send(
+    requeue_failed: Annotated[
+        bool, typer.Option("--requeue-failed", help="Give failed rows a fresh attempt budget first.")
+    ] = False,
+) -> None:
+    """Deliver what the outbox holds: SendGrid with SENDGRID_API_KEY (host: HEALTHWATCH_SENDGRID_HOST),
+    else rendered to files; Slack rows with HEALTHWATCH_SLACK_WEBHOOK_URL. Digests are queued by their
+    schedules (`digest_job`, `weekly_digest_job`) and critical mails by every rescoring run."""
+    from delivery.outbox import outbox_stats
+    from delivery.outbox import requeue_failed as requeue
+    from delivery.pipeline import endpoints_from, send_outbox
+
     settings = load_settings()
     _require_warehouse(settings)
-    _run_job(settings, "digest_job", "Delivering")
-    console.print(f"Mails rendered without SENDGRID_API_KEY are in {settings.outbox_dir}")
+    endpoints = endpoints_from(os.environ)
+    with connect(settings.warehouse) as con:
+        if requeue_failed:
+            console.print(f"Requeued {requeue(con)} failed message(s)")
+        summary = send_outbox(
+            con,
+            settings,
+            endpoints.sendgrid_api_key,
+            endpoints.sendgrid_host,
+            slack_webhook_url=endpoints.slack_webhook_url,
+        )
+        stats = outbox_stats(con)
+    done = ", ".join(f"{k} {v}" for k, v in summary.to_dict().items() if v)
+    console.print(f"Outbox: {done or 'nothing due'}; now {stats['by_status'] or 'empty'}")
+    if not endpoints.sendgrid_api_key:
+        console.print(f"No SENDGRID_API_KEY: mails were rendered to {settings.outbox_dir}")
 
 
 @app.command()
@@ -270,22 +294,34 @@ def export_extracts(
 
 @export_app.command("crm-tasks")
 def export_crm_tasks(
+    fmt: Annotated[
+        str, typer.Option("--format", help="salesforce (Data Loader), hubspot (import tool) or plain.")
+    ] = "plain",
     out: Annotated[
-        Path | None, typer.Option(help="CSV file to write (default: data/exports/crm_tasks.csv).")
+        Path | None,
+        typer.Option(help="CSV file to write (default: data/exports/crm_tasks[_FORMAT].csv)."),
+    ] = None,
+    owner_map: Annotated[
+        Path | None,
+        typer.Option(help="CSV with columns email,crm_user_id: fills Salesforce's OwnerId (see README)."),
     ] = None,
 ) -> None:
-    """Write the open CRM tasks as an import-ready CSV."""
-    from delivery.crm_tasks import export_crm_tasks_csv
+    """Write the open CRM tasks as a CSV ready for a CRM's import tool (columns in the README)."""
+    from delivery.crm_tasks import EXPORT_FORMATS, load_owner_map
+    from delivery.pipeline import crm_tasks_csv_name
+    from delivery.pipeline import export_crm_tasks as write_export
 
+    if fmt not in EXPORT_FORMATS:
+        raise HealthwatchError(f"unknown format {fmt!r}", f"use --format {' or '.join(EXPORT_FORMATS)}")
     settings = load_settings()
     _require_warehouse(settings)
-    path = out or settings.exports_dir / "crm_tasks.csv"
+    path = out or settings.exports_dir / crm_tasks_csv_name(fmt)
     if path.exists() and path.is_dir():
         raise HealthwatchError(f"{path} is a folder", "give a file name, e.g. --out tasks.csv")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    owner_ids = load_owner_map(owner_map) if owner_map else None
     with connect(settings.warehouse, read_only=True) as con:
-        count = export_crm_tasks_csv(con, path)
-    console.print(f"Wrote {count} tasks to {path}")
+        count = write_export(con, path, fmt, owner_ids)
+    console.print(f"Wrote {count} tasks to {path} ({fmt})")
 
 
 @app.command()

@@ -12,11 +12,19 @@ from pipelines.assets.checks import (
     signal_ranges_check,
     source_contract_checks,
 )
-from pipelines.assets.delivery import crm_tasks, email_outbox
+from pipelines.assets.delivery import critical_notifications, crm_tasks, email_outbox, weekly_digests
 from pipelines.assets.ml import account_health_scores, churn_model
 from pipelines.assets.signals import signals_dbt
 from pipelines.assets.sources import CHANGE_TABLE_KEYS, change_tables, ops_tables, quarantine_tables
-from pipelines.jobs import digest_job, healthwatch_job, rescore_job, schedules, train_job
+from pipelines.jobs import (
+    digest_job,
+    healthwatch_job,
+    rebuild_job,
+    rescore_job,
+    schedules,
+    train_job,
+    weekly_digest_job,
+)
 from pipelines.project import DBT_EXECUTABLE, dbt_project
 from pipelines.resources import HealthwatchResource
 from sensors.cdc import build_cdc_sensor
@@ -37,10 +45,12 @@ defs = dg.Definitions(
         health_alerts,
         crm_tasks,
         email_outbox,
+        critical_notifications,
+        weekly_digests,
         processed_changes,
     ],
     asset_checks=[change_envelope_checks, change_feed_checks, source_contract_checks, signal_ranges_check],
-    jobs=[rescore_job, healthwatch_job, train_job, digest_job],
+    jobs=[rescore_job, healthwatch_job, rebuild_job, train_job, digest_job, weekly_digest_job],
     schedules=schedules,
     sensors=cdc_sensors,
     resources={
