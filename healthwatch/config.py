@@ -88,6 +88,21 @@ class ModelConfig(_Strict):
     min_training_positives: int = Field(10, ge=1)
 
 
+class WarehouseConfig(_Strict):
+    """DuckDB resources of every connection that does heavy work: dbt, the simulator, the Python steps.
+
+    DuckDB's own default memory limit is 80% of RAM, which a full build then takes (and other
+    processes on the machine lose); with a limit, big operators spill to `temp_directory` instead.
+    Each can be overridden by HEALTHWATCH_DUCKDB_MEMORY_LIMIT, _THREADS and _TEMP_DIRECTORY.
+    """
+
+    memory_limit: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B|B)$")
+    # None: one per core of this machine.
+    threads: int | None = Field(None, ge=1, le=256)
+    # None: `<warehouse>.tmp` beside the warehouse file; a relative path is from the warehouse's folder.
+    temp_directory: str | None = None
+
+
 class ProductConfig(_Strict):
     """What counts as a core feature in `feature_used` events."""
 
@@ -111,6 +126,7 @@ class HealthwatchConfig(_Strict):
     calendar: CalendarConfig = CalendarConfig()
     model: ModelConfig = ModelConfig()
     product: ProductConfig = ProductConfig()
+    warehouse: WarehouseConfig = WarehouseConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     alert_rules_file: str = "alert_rules.yml"
 
@@ -142,9 +158,63 @@ class Settings:
         return self.data_dir / "exports"
 
     @property
+    def duckdb_settings(self) -> dict[str, str]:
+        """The DuckDB settings (`SET name = value`) every warehouse connection and dbt get."""
+        return duckdb_settings(self.config.warehouse, self.warehouse)
+
+    @property
     def alert_rules_path(self) -> Path:
         path = Path(self.config.alert_rules_file)
         return path if path.is_absolute() else self.config_path.parent / path
+
+
+DUCKDB_ENV = {
+    "memory_limit": "HEALTHWATCH_DUCKDB_MEMORY_LIMIT",
+    "threads": "HEALTHWATCH_DUCKDB_THREADS",
+    "temp_directory": "HEALTHWATCH_DUCKDB_TEMP_DIRECTORY",
+}
+
+
+def duckdb_settings(config: WarehouseConfig, warehouse: Path) -> dict[str, str]:
+    """memory_limit, threads and temp_directory for a warehouse file, from resolved config."""
+    temp = Path(config.temp_directory) if config.temp_directory else Path(f"{warehouse}.tmp")
+    return {
+        "memory_limit": config.memory_limit.replace(" ", ""),
+        "threads": str(config.threads or os.cpu_count() or 1),
+        "temp_directory": str(temp if temp.is_absolute() else (warehouse.parent / temp).resolve()),
+    }
+
+
+def _with_duckdb_env(config: HealthwatchConfig, env: Mapping[str, str]) -> HealthwatchConfig:
+    """HEALTHWATCH_DUCKDB_* variables override the `warehouse:` section (validated the same way)."""
+    overrides = {key: env[name] for key, name in DUCKDB_ENV.items() if env.get(name)}
+    if not overrides:
+        return config
+    try:
+        merged = WarehouseConfig.model_validate({**config.warehouse.model_dump(), **overrides})
+    except ValueError as exc:
+        names = ", ".join(DUCKDB_ENV[key] for key in overrides)
+        raise HealthwatchError(
+            f"bad DuckDB setting in the environment ({names}): {exc}",
+            "use e.g. HEALTHWATCH_DUCKDB_MEMORY_LIMIT=4GB, HEALTHWATCH_DUCKDB_THREADS=2",
+        ) from exc
+    return config.model_copy(update={"warehouse": merged})
+
+
+def load_config(
+    env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> tuple[Path, HealthwatchConfig]:
+    """The config file HEALTHWATCH_CONFIG names (default healthwatch.yml), validated, with the
+    HEALTHWATCH_DUCKDB_* overrides applied; the documented defaults when there is no file."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    config_path = (cwd / env.get("HEALTHWATCH_CONFIG", DEFAULT_CONFIG)).resolve()
+    if "HEALTHWATCH_CONFIG" not in env and not config_path.is_file():
+        # No file and none asked for: the documented defaults apply.
+        config = HealthwatchConfig()
+    else:
+        config = load_yaml_model(config_path, HealthwatchConfig)
+    return config_path, _with_duckdb_env(config, env)
 
 
 def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
@@ -154,12 +224,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     """
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    config_path = (cwd / env.get("HEALTHWATCH_CONFIG", DEFAULT_CONFIG)).resolve()
-    if "HEALTHWATCH_CONFIG" not in env and not config_path.is_file():
-        # No file and none asked for: the documented defaults apply.
-        config = HealthwatchConfig()
-    else:
-        config = load_yaml_model(config_path, HealthwatchConfig)
+    config_path, config = load_config(env, cwd)
     warehouse = (cwd / env.get("HEALTHWATCH_WAREHOUSE", DEFAULT_WAREHOUSE)).resolve()
     if warehouse.suffix != ".duckdb":
         raise HealthwatchError(

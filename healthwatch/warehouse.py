@@ -5,7 +5,7 @@ read-only, run one query and close (STACK.md trap 5).
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -68,8 +68,13 @@ def change_table(system: str) -> str:
 
 
 @contextmanager
-def connect(path: Path, read_only: bool = False, attempts: int = 20) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse, retrying while another process holds the write lock."""
+def connect(
+    path: Path, read_only: bool = False, attempts: int = 20, settings: Mapping[str, str] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse, retrying while another process holds the write lock.
+
+    The DuckDB settings (memory limit, threads, spill folder) are `settings`, or else those of
+    the config HEALTHWATCH_CONFIG names (`warehouse:` in healthwatch.yml, HEALTHWATCH_DUCKDB_*)."""
     if read_only and not path.exists():
         raise HealthwatchError(
             f"warehouse not found: {path}",
@@ -90,9 +95,27 @@ def connect(path: Path, read_only: bool = False, attempts: int = 20) -> Iterator
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
     try:
+        apply_settings(con, _settings_for(path) if settings is None else settings)
         yield con
     finally:
         con.close()
+
+
+def apply_settings(con: duckdb.DuckDBPyConnection, settings: Mapping[str, str]) -> None:
+    """`SET` each DuckDB setting on an open connection (they apply to the whole database instance)."""
+    for name, value in settings.items():
+        if name == "temp_directory":
+            (current,) = con.execute("select current_setting('temp_directory')").fetchone()
+            if current == value:
+                continue  # DuckDB refuses to move a spill folder it is using; unchanged is fine
+        con.execute(f"set {name} = '{str(value).replace(chr(39), chr(39) * 2)}'")
+
+
+def _settings_for(path: Path) -> dict[str, str]:
+    from healthwatch.config import duckdb_settings, load_config
+
+    _, config = load_config()
+    return duckdb_settings(config.warehouse, path.resolve())
 
 
 def ensure_change_tables(con: duckdb.DuckDBPyConnection) -> None:

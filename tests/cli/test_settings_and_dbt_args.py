@@ -1,6 +1,7 @@
 """Settings resolution and the arguments every dbt invocation gets."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,38 @@ def test_dbt_args_carry_the_absolute_warehouse_and_config(tmp_path: Path) -> Non
         "core_features": ["reports", "dashboards", "workflows", "integrations"],
         "churn_definition": "contract",
         "churn_inactive_days": 30,
+        "duckdb_memory_limit": "4GB",
+        "duckdb_threads": str(os.cpu_count() or 1),
+        "duckdb_temp_directory": str(tmp_path / "rel" / "w.duckdb.tmp"),
     }
     # Serialised the same way every time, so dbt keeps its partial parse.
     assert args == dbt_cli_args("build", settings)
     assert dbt_cli_args("build", settings, full_refresh=True)[-1] == "--full-refresh"
     assert dbt_cli_args("docs generate", settings)[:2] == ["docs", "generate"]
+
+
+def test_duckdb_settings_from_config_and_environment(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text("warehouse:\n  memory_limit: 2GiB\n  threads: 1\n  temp_directory: spill\n")
+    env = {"HEALTHWATCH_CONFIG": str(config), "HEALTHWATCH_WAREHOUSE": "w/x.duckdb"}
+    assert load_settings(env=env, cwd=tmp_path).duckdb_settings == {
+        "memory_limit": "2GiB",
+        "threads": "1",
+        "temp_directory": str(tmp_path / "w" / "spill"),
+    }
+    env["HEALTHWATCH_DUCKDB_MEMORY_LIMIT"] = "3GB"
+    assert load_settings(env=env, cwd=tmp_path).duckdb_settings["memory_limit"] == "3GB"
+    env["HEALTHWATCH_DUCKDB_THREADS"] = "lots"
+    with pytest.raises(HealthwatchError, match="HEALTHWATCH_DUCKDB_THREADS"):
+        load_settings(env=env, cwd=tmp_path)
+
+
+def test_connections_get_the_duckdb_settings(tmp_path: Path) -> None:
+    from healthwatch.warehouse import connect
+
+    settings = {"memory_limit": "1GiB", "threads": "1", "temp_directory": str(tmp_path / "spill")}
+    with connect(tmp_path / "w.duckdb", settings=settings) as con:
+        row = con.execute(
+            "select current_setting('memory_limit'), current_setting('threads'), current_setting('temp_directory')"
+        ).fetchone()
+    assert row == ("1.0 GiB", 1, str(tmp_path / "spill"))
