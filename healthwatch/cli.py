@@ -36,6 +36,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(cdc_app, name="cdc")
 app.add_typer(alerts_cli.silence_app, name="silence")
+app.add_typer(alerts_cli.storm_app, name="storm")
 app.command("tune")(alerts_cli.tune)
 console = Console()
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -380,6 +381,45 @@ def bench_latency(
     folder = workdir or Path(tempfile.mkdtemp(prefix="healthwatch-latency-"))
     figures = run_latency_bench(folder, changes=changes, accounts=accounts)
     summary = {k: v for k, v in figures.items() if k != "measurements"}
+    console.print_json(data=summary)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+
+
+@bench_app.command("scale")
+def bench_scale(
+    tier: Annotated[str, typer.Option(help="S (500 x 180), M (10,000 x 365) or L (100,000 x 365).")] = "S",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Folder for the warehouses (default: a temporary one).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated world.")] = 7,
+    touch_share: Annotated[
+        float, typer.Option(min=0.0001, max=1.0, help="Share of accounts the streamed day changes.")
+    ] = 0.01,
+    history_check: Annotated[
+        bool | None,
+        typer.Option(
+            "--history-check/--no-history-check",
+            help="Also run a world with twice the days (incremental_730_vs_365); default: only for L.",
+        ),
+    ] = None,
+) -> None:
+    """Full build (dbt, training, scoring, alerts, delivery) and a 1%-of-accounts incremental run, with peak RSS."""
+    import json
+
+    from bench.scale import TIERS, run_scale_bench
+
+    tier = tier.upper()
+    if tier not in TIERS:
+        raise HealthwatchError(f"unknown tier {tier!r}", f"use one of {', '.join(TIERS)}")
+    figures = run_scale_bench(tier, workdir, seed=seed, touch_share=touch_share, history_check=history_check)
+    summary = {
+        k: v
+        for k, v in figures.items()
+        if k not in ("phases", "doubled_history", "dbt_models_full_s", "dbt_models_incremental_s")
+    }
     console.print_json(data=summary)
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ import numpy as np
 from healthwatch.simulator import images
 from healthwatch.simulator.changes import ChangeLog
 from healthwatch.simulator.crm import active_contract_index, financially_distressed
-from healthwatch.simulator.day import Day, Part, active_accounts
+from healthwatch.simulator.day import Day, Part, active_accounts, defer_untouched
 from healthwatch.simulator.tables import DAY_SECONDS, NEVER_SEC, Table
 from healthwatch.simulator.world import World
 
@@ -53,6 +53,7 @@ def _issue(world: World, day: Day, rng: np.random.Generator, log: ChangeLog) -> 
 def _settle(world: World, day: Day, log: ChangeLog) -> None:
     """Failed invoices get paid on a retry, or turn overdue."""
     pending = world.pending_invoices
+    defer_untouched(day, pending["next_sec"], pending["account_idx"])
     due = day.in_today(pending["next_sec"])
     settled = pending.take(due)
     if not len(settled):

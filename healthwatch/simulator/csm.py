@@ -12,6 +12,7 @@ give the same changes, however often and in whatever steps the world is streamed
 
 import hashlib
 import json
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 
 import duckdb
@@ -47,8 +48,10 @@ def outcome_for(task_id: str, created: date, truth: dict) -> str:
     return "true_positive_resolved" if draw < 0.12 else "false_positive"
 
 
-def work_tasks(con: duckdb.DuckDBPyConnection, through: date) -> int:
-    """Write the task changes CSMs made up to the end of `through`; returns change rows written."""
+def work_tasks(con: duckdb.DuckDBPyConnection, through: date, accounts: Collection[str] | None = None) -> int:
+    """Write the task changes CSMs made up to the end of `through`; returns change rows written.
+
+    With `accounts`, only the tasks of those accounts are worked (the others wait for a later day)."""
     if not table_exists(con, TASKS) or not table_exists(con, TRUTH):
         return 0
     end = datetime.combine(through + timedelta(days=1), time())
@@ -68,6 +71,8 @@ def work_tasks(con: duckdb.DuckDBPyConnection, through: date) -> int:
     }
     rows: list[tuple] = []
     for task_id, alert_id, account_id, owner_id, subject, priority, created_at, *facts in tasks:
+        if accounts is not None and account_id not in accounts:
+            continue
         truth = dict(
             zip(
                 ("archetype", "decline_onset", "planned_churn_date", "churned_on", "bad_week_start"),

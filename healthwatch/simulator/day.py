@@ -26,6 +26,7 @@ class Part(IntEnum):
     SURVEYS = 7
     PRODUCT = 8
     EVENT_SAMPLE = 9
+    TOUCHED = 10
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Day:
     seed: int
     health: np.ndarray  # per account, today's noisy latent health
     calendar: np.ndarray  # per account, how busy today is for its segment
+    # Per account, whether it acts today at all (None: all do); see make_day's touch_share.
+    touched: np.ndarray | None = None
 
     @property
     def start_sec(self) -> int:
@@ -57,21 +60,40 @@ class Day:
         return self.start_sec + np.minimum((hours * 3600).astype(np.int64), DAY_SECONDS - 1)
 
 
-def make_day(world: World, index: int) -> Day:
+def make_day(world: World, index: int, touch_share: float = 1.0) -> Day:
+    """Day `index` of the world. With `touch_share` below 1, only that share of the accounts
+    (drawn at random) acts today: the others have a quiet day (no events, tickets, people or
+    billing changes), as in a benchmark's "1% of accounts changed" day."""
     today = world.start_date + timedelta(days=index)
     rng = np.random.default_rng([seed_entropy(world.seed), index, int(Part.HEALTH)])
+    touched = None
+    if touch_share < 1.0:
+        pick = np.random.default_rng([seed_entropy(world.seed), index, int(Part.TOUCHED)])
+        touched = pick.random(len(world.accounts)) < touch_share
     return Day(
         index=index,
         date=today,
         seed=world.seed,
         health=daily_health(world.plans, index, rng),
         calendar=segment_factors(today)[world.accounts["seg_code"]],
+        touched=touched,
     )
 
 
 def active_accounts(world: World, day: Day) -> np.ndarray:
-    """Accounts that have not churned (a churned account produces no activity from its churn day)."""
-    return world.accounts["churn_day"] > day.index
+    """Accounts that have not churned (a churned account produces no activity from its churn day)
+    and, on a day that touches only some accounts, are among those."""
+    live = world.accounts["churn_day"] > day.index
+    return live if day.touched is None else live & day.touched
+
+
+def defer_untouched(day: Day, seconds: np.ndarray, account_idx: np.ndarray) -> None:
+    """On a day that touches only some accounts, move what falls due today on the others (a ticket
+    closing, an invoice retry, a survey answer) to the same time tomorrow, in place."""
+    if day.touched is None:
+        return
+    late = day.in_today(seconds) & ~day.touched[account_idx]
+    seconds[late] += DAY_SECONDS
 
 
 def active_contacts(world: World, day: Day) -> np.ndarray:

@@ -3,7 +3,7 @@
 import numpy as np
 
 from healthwatch.simulator.changes import ChangeLog
-from healthwatch.simulator.day import Day, Part, active_accounts, active_contacts
+from healthwatch.simulator.day import Day, Part, active_contacts, defer_untouched
 from healthwatch.simulator.health import decline_progress
 from healthwatch.simulator.tables import DAY_SECONDS, Table
 from healthwatch.simulator.text import nps_comments, nps_tone
@@ -68,7 +68,9 @@ def _send(world: World, day: Day, rng: np.random.Generator, log: ChangeLog) -> N
 def _respond(world: World, day: Day, log: ChangeLog) -> None:
     """Answers arrive 0-7 days after the survey; none from accounts that have churned meanwhile."""
     pending = world.pending_responses
-    live = active_accounts(world, day)[pending["account_idx"]]
+    defer_untouched(day, pending["responded_sec"], pending["account_idx"])
+    # Churned accounts answer no more (a quiet day's answers were deferred just above).
+    live = (world.accounts["churn_day"] > day.index)[pending["account_idx"]]
     due = day.in_today(pending["responded_sec"])
     rows = pending.take(due & live)
     after = {

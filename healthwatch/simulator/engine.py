@@ -82,13 +82,23 @@ def simulate(
 
 
 def stream(
-    con: duckdb.DuckDBPyConnection, *, days: int, progress: Progress | None = None
+    con: duckdb.DuckDBPyConnection,
+    *,
+    days: int,
+    progress: Progress | None = None,
+    touch_share: float = 1.0,
 ) -> SimulationSummary:
     """Advance the stored world by `days` days, appending their change rows.
 
     Whole days are committed together with the world's state as of their last day, so a
     `stream` that fails part-way leaves the world at the last day it committed, ready to go on.
+    With `touch_share` below 1 only that share of accounts (drawn per day) acts on the streamed
+    days; the rest have quiet days (benchmarks: "a day that changes 1% of accounts").
     """
+    if not 0 < touch_share <= 1:
+        raise HealthwatchError(
+            f"touch_share must be above 0 and at most 1, got {touch_share}", "pass 0.01 for 1%"
+        )
     if days < 0:
         raise HealthwatchError(f"days must be 0 or more, got {days}", "pass --days 1 or more")
     if not table_exists(con, "sim.world"):
@@ -104,10 +114,15 @@ def stream(
             state.save(con, world)
             commit()
 
-        _run(world, log, days, progress, end_chunk=end_chunk)
+        touched = _run(world, log, days, progress, end_chunk=end_chunk, touch_share=touch_share)
         state.save(con, world)
-        # CSMs work the CRM tasks the pipeline wrote so far (the feedback loop of the demo).
-        csm.work_tasks(con, world.start_date + timedelta(days=world.last_day))
+        # CSMs work the CRM tasks the pipeline wrote so far (the feedback loop of the demo); on
+        # days that touch only some accounts, only those accounts' tasks.
+        csm.work_tasks(
+            con,
+            world.start_date + timedelta(days=world.last_day),
+            accounts=None if touched is None else set(world.accounts["account_id"][touched].tolist()),
+        )
     return _summary(world, first, log)
 
 
@@ -183,12 +198,22 @@ def _snapshot(world: World, log: ChangeLog) -> None:
 
 
 def _run(
-    world: World, log: ChangeLog, days: int, progress: Progress | None, end_chunk: Callable[[], None]
-) -> None:
-    """Simulate `days` days; write them in chunks of whole days, calling `end_chunk` after each but the last."""
+    world: World,
+    log: ChangeLog,
+    days: int,
+    progress: Progress | None,
+    end_chunk: Callable[[], None],
+    touch_share: float = 1.0,
+) -> np.ndarray | None:
+    """Simulate `days` days; write them in chunks of whole days, calling `end_chunk` after each but the last.
+
+    Returns which accounts acted on any of the days when `touch_share` < 1 (None: all of them)."""
     first = world.last_day + 1
+    touched = None if touch_share >= 1.0 else np.zeros(len(world.accounts), dtype=bool)
     for done in range(1, days + 1):
-        day = make_day(world, first + done - 1)
+        day = make_day(world, first + done - 1, touch_share)
+        if touched is not None and day.touched is not None:
+            touched |= day.touched
         crm.step(world, day, log)
         people.step(world, day, log)
         billing.step(world, day, log)
@@ -205,6 +230,7 @@ def _run(
         if progress is not None:
             progress(done, days)
     _flush(world, log)
+    return touched
 
 
 def _flush(world: World, log: ChangeLog) -> None:

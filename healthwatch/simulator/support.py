@@ -5,7 +5,7 @@ import numpy as np
 from healthwatch.simulator import images
 from healthwatch.simulator.calendar import is_working_day
 from healthwatch.simulator.changes import ChangeLog
-from healthwatch.simulator.day import Day, Part, active_accounts, active_contacts
+from healthwatch.simulator.day import Day, Part, active_accounts, active_contacts, defer_untouched
 from healthwatch.simulator.tables import DAY_SECONDS, NEVER_SEC, Table, pick_in_groups
 from healthwatch.simulator.text import ANGRY, FRUSTRATED, NEUTRAL, POSITIVE, ticket_texts
 from healthwatch.simulator.world import World
@@ -113,6 +113,7 @@ def _requesters(world: World, day: Day, rng: np.random.Generator, acc: np.ndarra
 
 def _escalate(world: World, day: Day, log: ChangeLog) -> None:
     t = world.open_tickets
+    defer_untouched(day, t["escalate_sec"], t["account_idx"])
     idx = np.flatnonzero(day.in_today(t["escalate_sec"]))
     if not len(idx):
         return
@@ -125,6 +126,7 @@ def _escalate(world: World, day: Day, log: ChangeLog) -> None:
 
 def _close(world: World, day: Day, log: ChangeLog) -> None:
     t = world.open_tickets
+    defer_untouched(day, t["close_sec"], t["account_idx"])
     closing = day.in_today(t["close_sec"])
     rows = t.take(closing)
     if not len(rows):

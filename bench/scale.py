@@ -1,0 +1,327 @@
+"""Scale benchmark: full build and incremental rescoring at S, M and L, with the process tree's memory.
+
+    healthwatch bench scale --tier S|M|L --json bench/results/scale-S.json
+
+Each phase runs in its own Python process, started by this one, which samples the resident
+memory of that process and all its descendants (dbt is a child process) from /proc every
+`SAMPLE_SECONDS`: `peak_rss_bytes` is the largest sum seen over the pipeline phases (simulate
+excluded). Each phase also reports getrusage(RUSAGE_SELF) + getrusage(RUSAGE_CHILDREN) max RSS,
+an upper bound that sampling cannot miss (`rusage_bound_bytes`).
+
+Phases, on a fresh warehouse under the work folder:
+1. simulate (timed, reported, not part of any ratio);
+2. full build: the real `healthwatch_job` of the Dagster definitions, tagged full refresh — dbt
+   build, training, scoring, alerts, CRM tasks and every kind of mail rendered (no API key: to
+   files) — timed per step from the run's step stats, and as a whole;
+3. stream one day on which only `touch_share` of the accounts act (1% by default);
+4. incremental: the real `rescore_job` the CDC sensors start (dbt build of the changed accounts,
+   rescoring, alerts, tasks, critical mails).
+
+`incremental_ratio` = incremental run / full build, both measured here on the same warehouse.
+With the history check (on for L), the same is done again on a world with twice the days, and
+`incremental_730_vs_365` is its incremental run over this one's (the name keeps the L case).
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from healthwatch.config import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_SECONDS = 0.2
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class Tier:
+    accounts: int
+    days: int
+
+
+TIERS = {"S": Tier(500, 180), "M": Tier(10_000, 365), "L": Tier(100_000, 365)}
+
+# Dagster step keys of healthwatch_job / rescore_job, grouped as the README reports them.
+STEP_GROUPS = {
+    "signals_dbt": "dbt_build",
+    "ml__churn_model": "training",
+    "scoring__account_health_scores": "scoring",
+    "alerts__health_alerts": "alerts",
+    "alerts__crm_tasks": "delivery",
+    "alerts__email_outbox": "delivery",
+    "delivery__critical_notifications": "delivery",
+    "delivery__weekly_digests": "delivery",
+}
+
+
+# --- the parent: phases in child processes, their process tree sampled -------------------------
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and every descendant (0 for processes that are gone)."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/statm") as statm:
+                total += int(statm.read().split()[1]) * PAGE
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    stack.extend(int(c) for c in children.read().split())
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
+def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> dict[str, Any]:
+    """Run one phase in a new process; return its figures plus the sampled peak tree RSS."""
+    out = workdir / f"phase-{name}.json"
+    out.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "bench.scale", name, str(workdir), json.dumps(params), str(out)]
+    log = (workdir / f"phase-{name}.log").open("w")
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(child.pid))
+            stop.wait(SAMPLE_SECONDS)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code = child.wait()
+    stop.set()
+    sampler.join()
+    log.close()
+    if code != 0:
+        tail = (workdir / f"phase-{name}.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"phase {name} failed (exit {code}):\n{tail}")
+    figures = json.loads(out.read_text())
+    figures["wall_s"] = round(time.perf_counter() - started, 2)
+    figures["peak_rss_bytes"] = peak
+    figures["loadavg_1m_before"] = round(load_before, 2)
+    figures["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+    print(f"  {name}: {_brief(figures)}", flush=True)
+    return figures
+
+
+def _brief(figures: dict[str, Any]) -> str:
+    keys = ("seconds", "wall_s", "peak_rss_bytes", "change_rows", "accounts_changed", "loadavg_1m_after")
+    return ", ".join(f"{k}={figures[k]}" for k in keys if k in figures)
+
+
+def _world(workdir: Path, accounts: int, days: int, seed: int, touch_share: float) -> dict[str, Any]:
+    """simulate, full build, a 1% day, incremental run: one world's figures."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "HEALTHWATCH_WAREHOUSE": str(workdir / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(workdir / "dagster_home"),
+        "HEALTHWATCH_CONFIG": os.environ.get("HEALTHWATCH_CONFIG", str(REPO_ROOT / "healthwatch.yml")),
+    }
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal"):
+        (workdir / stale).unlink(missing_ok=True)
+    print(f"{accounts:,} accounts x {days} days in {workdir}", flush=True)
+    return {
+        "simulate": _run_phase("simulate", workdir, env, accounts=accounts, days=days, seed=seed),
+        "full": _run_phase("full", workdir, env),
+        "stream": _run_phase("stream", workdir, env, touch_share=touch_share),
+        "incremental": _run_phase("incremental", workdir, env),
+    }
+
+
+def run_scale_bench(
+    tier: str,
+    workdir: Path | None = None,
+    seed: int = 7,
+    touch_share: float = 0.01,
+    history_check: bool | None = None,
+) -> dict[str, Any]:
+    """Run a tier and return its figures (see the module docstring for what each key means)."""
+    spec = TIERS[tier]
+    workdir = workdir or Path(tempfile.mkdtemp(prefix=f"healthwatch-scale-{tier}-"))
+    base = _world(workdir / "history-1x", spec.accounts, spec.days, seed, touch_share)
+    full, inc = base["full"], base["incremental"]
+    figures: dict[str, Any] = {
+        "tier": tier,
+        "accounts": spec.accounts,
+        "days": spec.days,
+        "seed": seed,
+        "touch_share": touch_share,
+        "machine": {"cpus": os.cpu_count(), "mem_bytes": os.sysconf("SC_PHYS_PAGES") * PAGE},
+        "simulate_s": base["simulate"]["seconds"],
+        "change_rows": base["simulate"]["change_rows"],
+        "product_events": base["simulate"]["product_events"],
+        "full_build_s": full["seconds"],
+        "full_build_steps_s": full["groups"],
+        "incremental_s": inc["seconds"],
+        "incremental_steps_s": inc["groups"],
+        "incremental_ratio": round(inc["seconds"] / full["seconds"], 4),
+        "incremental_dbt_ratio": round(inc["groups"]["dbt_build"] / full["groups"]["dbt_build"], 4),
+        "incremental_change_rows": base["stream"]["change_rows"],
+        "incremental_accounts_changed": inc["accounts_changed"],
+        "incremental_accounts_rolled": inc["accounts_rolled"],
+        "peak_rss_bytes": max(full["peak_rss_bytes"], inc["peak_rss_bytes"]),
+        "peak_rss_bytes_by_phase": {name: phase["peak_rss_bytes"] for name, phase in base.items()},
+        "rusage_bound_bytes": max(full["rusage_bound_bytes"], inc["rusage_bound_bytes"]),
+        "rss_method": "sum of /proc/<pid>/statm resident pages of the phase process and all descendants, "
+        f"sampled every {SAMPLE_SECONDS} s; bound: getrusage SELF + CHILDREN ru_maxrss",
+        "dbt_models_full_s": full["dbt_models"],
+        "dbt_models_incremental_s": inc["dbt_models"],
+        "warehouse_bytes": full["warehouse_bytes"],
+        "phases": base,
+    }
+    if history_check if history_check is not None else tier == "L":
+        doubled = _world(workdir / "history-2x", spec.accounts, 2 * spec.days, seed, touch_share)
+        figures["doubled_history"] = doubled
+        figures["full_build_2x_s"] = doubled["full"]["seconds"]
+        figures["incremental_2x_s"] = doubled["incremental"]["seconds"]
+        figures["incremental_730_vs_365"] = round(doubled["incremental"]["seconds"] / inc["seconds"], 4)
+    return figures
+
+
+# --- the children: one phase each --------------------------------------------------------------
+
+
+def _rusage_bound() -> int:
+    """Max RSS of this process plus the largest of its waited-for children, in bytes (Linux: KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) * 1024
+
+
+def _settings(workdir: Path) -> "Settings":
+    from healthwatch.config import load_settings
+
+    return load_settings(env={**os.environ, "HEALTHWATCH_WAREHOUSE": str(workdir / "warehouse.duckdb")})
+
+
+def _phase_simulate(workdir: Path, accounts: int, days: int, seed: int) -> dict[str, Any]:
+    from healthwatch.simulator import simulate
+    from healthwatch.warehouse import connect
+
+    settings = _settings(workdir)
+    started = time.perf_counter()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if time.perf_counter() - last[0] > 30 or done == total:
+            last[0] = time.perf_counter()
+            print(f"simulated {done}/{total} days, {last[0] - started:.0f} s", flush=True)
+
+    with connect(settings.warehouse) as con:
+        summary = simulate(
+            con,
+            accounts=accounts,
+            days=days,
+            seed=seed,
+            start_date=settings.config.simulation.start_date,
+            core_features=settings.config.product.core_features,
+            progress=progress,
+        )
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "change_rows": summary.total_rows,
+        "product_events": summary.change_rows.get("cdc.product_changes", 0),
+    }
+
+
+def _phase_stream(workdir: Path, touch_share: float) -> dict[str, Any]:
+    from healthwatch.simulator import stream
+    from healthwatch.warehouse import connect
+
+    settings = _settings(workdir)
+    started = time.perf_counter()
+    with connect(settings.warehouse) as con:
+        summary = stream(con, days=1, touch_share=touch_share)
+    return {"seconds": round(time.perf_counter() - started, 2), "change_rows": summary.total_rows}
+
+
+def _phase_job(workdir: Path, job_name: str, full_refresh: bool) -> dict[str, Any]:
+    from healthwatch.batches import scope_summary
+    from healthwatch.warehouse import connect
+    from pipelines.run import instance_for, run_job
+
+    settings = _settings(workdir)
+    tags = {"healthwatch/full_refresh": "true"} if full_refresh else {}
+    started = time.perf_counter()
+    instance = instance_for(settings)
+    outcome = run_job(job_name, settings, tags=tags, instance=instance, log_path=workdir / f"{job_name}.log")
+    seconds = time.perf_counter() - started
+    steps = {
+        stat.step_key: round((stat.end_time or 0) - (stat.start_time or 0), 2)
+        for stat in instance.get_run_step_stats(outcome.run_id)
+    }
+    groups: dict[str, float] = {"dbt_build": 0.0, "training": 0.0, "scoring": 0.0, "alerts": 0.0}
+    groups["delivery"] = 0.0
+    groups["checks_and_bookkeeping"] = 0.0
+    for key, value in steps.items():
+        group = STEP_GROUPS.get(key, "checks_and_bookkeeping")
+        groups[group] = round(groups[group] + value, 2)
+    groups["run_overhead"] = round(seconds - sum(steps.values()), 2)
+    with connect(settings.warehouse, read_only=True) as con:
+        scope = scope_summary(con)
+    return {
+        "seconds": round(seconds, 2),
+        "run_id": outcome.run_id,
+        "steps": steps,
+        "groups": groups,
+        "accounts_changed": scope.changed_accounts,
+        "accounts_rolled": scope.rolled_accounts,
+        "dbt_models": dbt_model_timings(settings.warehouse, started_after=time.time() - seconds - 1),
+        "warehouse_bytes": settings.warehouse.stat().st_size,
+    }
+
+
+def dbt_model_timings(warehouse: Path, started_after: float) -> dict[str, float]:
+    """Seconds per dbt node (models and tests) of the last dbt build on `warehouse`, from the
+    run_results.json dagster-dbt left in its invocation folder, largest first."""
+    target = REPO_ROOT / "dbt_project" / "target"
+    candidates = sorted(
+        (p for p in target.glob("*/run_results.json") if p.stat().st_mtime >= started_after),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for path in candidates:
+        results = json.loads(path.read_text())
+        dbt_vars = results["args"].get("vars") or {}
+        if isinstance(dbt_vars, str):
+            dbt_vars = json.loads(dbt_vars)
+        if dbt_vars.get("warehouse_path") != str(warehouse):
+            continue
+        timings = {r["unique_id"]: round(r["execution_time"], 2) for r in results["results"]}
+        return dict(sorted(timings.items(), key=lambda kv: kv[1], reverse=True))
+    return {}
+
+
+def _child_main(argv: list[str]) -> None:
+    name, workdir, params, out = argv[0], Path(argv[1]), json.loads(argv[2]), Path(argv[3])
+    if name == "simulate":
+        figures = _phase_simulate(workdir, **params)
+    elif name == "stream":
+        figures = _phase_stream(workdir, **params)
+    elif name == "full":
+        figures = _phase_job(workdir, "healthwatch_job", full_refresh=True)
+    elif name == "incremental":
+        figures = _phase_job(workdir, "rescore_job", full_refresh=False)
+    else:
+        raise SystemExit(f"unknown phase {name}")
+    figures["rusage_bound_bytes"] = _rusage_bound()
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    _child_main(sys.argv[1:])
