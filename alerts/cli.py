@@ -1,4 +1,5 @@
-"""`healthwatch silence add | list | expire` and `healthwatch tune`: operating the alert engine.
+"""`healthwatch silence add | list | expire`, `healthwatch tune` and `healthwatch storm list |
+release | discard`: operating the alert engine.
 
 Registered on the main `healthwatch` app (healthwatch/cli.py); each calls alerts.silences or
 alerts.tune, the same code the pipeline uses.
@@ -156,3 +157,52 @@ def tune(
     console.print(
         f"{summary.outcomes} outcomes, precision {overall}; {tighten} thresholds to tighten: {path}"
     )
+
+
+storm_app = typer.Typer(help="Alert storms: runs that opened far more alerts than usual, held from delivery.")
+
+
+@storm_app.command("list")
+def storm_list(
+    all_storms: Annotated[bool, typer.Option("--all", help="include released and discarded storms")] = False,
+) -> None:
+    """Show alert storms (held ones block every delivery until released or discarded)."""
+    from alerts.storm import storms
+
+    settings = _settings_with_warehouse()
+    with connect(settings.warehouse) as con:
+        found = storms(con, status=None if all_storms else "held")
+    if not found:
+        console.print("No held alert storms." if not all_storms else "No alert storms.")
+        return
+    table = Table("storm id", "alerts opened", "usual per day", "threshold", "status", "note")
+    for s in found:
+        table.add_row(s.storm_id, str(s.opened), f"{s.usual:g}", f"{s.threshold:g}", s.status, s.note or "")
+    console.print(table)
+
+
+@storm_app.command("release")
+def storm_release(storm_id: Annotated[str, typer.Argument(help="The id `storm list` shows.")]) -> None:
+    """The alerts were real: let the next run deliver them (tasks, mails, Slack)."""
+    from alerts.storm import decide
+
+    settings = _settings_with_warehouse()
+    with connect(settings.warehouse) as con:
+        count = decide(con, storm_id, "release", datetime.now(), note="released")
+    console.print(
+        f"Released {storm_id}: {count} live alerts will be delivered by the next run (`healthwatch run`)"
+    )
+
+
+@storm_app.command("discard")
+def storm_discard(
+    storm_id: Annotated[str, typer.Argument(help="The id `storm list` shows.")],
+    reason: Annotated[str, typer.Option("--reason", help="why, e.g. 'product events feed broken'")],
+) -> None:
+    """The alerts came from broken data: resolve them unsent, with the reason."""
+    from alerts.storm import decide
+
+    settings = _settings_with_warehouse()
+    with connect(settings.warehouse) as con:
+        count = decide(con, storm_id, "discard", datetime.now(), note=reason)
+    console.print(f"Discarded {storm_id}: {count} alerts resolved unsent ({reason})")

@@ -38,6 +38,7 @@ import duckdb
 from delivery.http_json import MAX_ERROR_CHARS, redact
 from delivery.retry import DEFAULT_POLICY, Decision, RetryPolicy, classify, provider_wait_seconds
 from healthwatch.config import Settings
+from healthwatch.failpoints import hit
 
 log = logging.getLogger(__name__)
 
@@ -704,6 +705,7 @@ def deliver_with(
                 break
             counts["attempted"] += 1
             outcome = transport.send(mail)
+            hit("before_outbox_record")  # fault-injection: die between the send and its record
             now = clock()
             if outcome.status != "pending":
                 _settle(con, mail, outcome.status, now, outcome=outcome, error=outcome.error)

@@ -7,6 +7,7 @@ from healthwatch.config import load_settings
 from pipelines.assets.alerts import health_alerts
 from pipelines.assets.bookkeeping import processed_changes
 from pipelines.assets.checks import (
+    alert_storm_check,
     change_envelope_checks,
     change_feed_checks,
     signal_ranges_check,
@@ -49,7 +50,13 @@ defs = dg.Definitions(
         weekly_digests,
         processed_changes,
     ],
-    asset_checks=[change_envelope_checks, change_feed_checks, source_contract_checks, signal_ranges_check],
+    asset_checks=[
+        change_envelope_checks,
+        change_feed_checks,
+        source_contract_checks,
+        signal_ranges_check,
+        alert_storm_check,
+    ],
     jobs=[rescore_job, healthwatch_job, rebuild_job, train_job, digest_job, weekly_digest_job],
     schedules=schedules,
     sensors=cdc_sensors,

@@ -7,10 +7,13 @@ from pipelines.assets.bookkeeping import PROCESSED_CHANGES
 from pipelines.assets.delivery import CRITICAL_NOTIFICATIONS, CRM_TASKS, EMAIL_OUTBOX, WEEKLY_DIGESTS
 from pipelines.assets.ml import CHURN_MODEL, HEALTH_SCORES
 from pipelines.assets.sources import CHANGE_TABLE_KEYS
+from pipelines.hooks import failpoint_hook
 
 SIGNALS = dg.AssetSelection.groups("signals")
 # Every job writes the warehouse: the instance's run queue lets one such run go at a time.
 WRITER = {"healthwatch/warehouse": "writer"}
+# Off unless HEALTHWATCH_FAILPOINT is set (the fault-injection suite kills runs between steps).
+HOOKS = {failpoint_hook}
 # The change tables are written outside Dagster; their checks run at the head of every run that reads them.
 SOURCE_CHECKS = dg.AssetSelection.checks_for_assets(*CHANGE_TABLE_KEYS.values())
 
@@ -24,6 +27,7 @@ rescore_job = dg.define_asset_job(
         HEALTH_SCORES, HEALTH_ALERTS, CRM_TASKS, PROCESSED_CHANGES, CRITICAL_NOTIFICATIONS
     ),
     executor_def=dg.in_process_executor,
+    hooks=HOOKS,
     tags=WRITER,
     description="Recompute signals, scores, alerts and CRM tasks after new change rows; mail critical alerts.",
 )
@@ -33,6 +37,7 @@ healthwatch_job = dg.define_asset_job(
     name="healthwatch_job",
     selection=SOURCE_CHECKS | (dg.AssetSelection.all() - dg.AssetSelection.groups("sources")),
     executor_def=dg.in_process_executor,
+    hooks=HOOKS,
     tags=WRITER,
     description="Build everything: signals, model, scores, alerts, CRM tasks and the email outbox.",
 )
@@ -41,6 +46,7 @@ train_job = dg.define_asset_job(
     name="train_job",
     selection=dg.AssetSelection.assets(CHURN_MODEL),
     executor_def=dg.in_process_executor,
+    hooks=HOOKS,
     tags=WRITER,
     description="Retrain the churn model (promoted only if not worse on the same holdout).",
 )
@@ -56,6 +62,7 @@ rebuild_job = dg.define_asset_job(
         - dg.AssetSelection.assets(EMAIL_OUTBOX, WEEKLY_DIGESTS)
     ),
     executor_def=dg.in_process_executor,
+    hooks=HOOKS,
     tags=WRITER,
     description="Rebuild everything from the change tables (full refresh); digests excluded.",
 )
@@ -64,6 +71,7 @@ digest_job = dg.define_asset_job(
     name="digest_job",
     selection=dg.AssetSelection.assets(EMAIL_OUTBOX),
     executor_def=dg.in_process_executor,
+    hooks=HOOKS,
     tags=WRITER,
     description="Queue and deliver the daily CSM digests.",
 )
@@ -72,6 +80,7 @@ weekly_digest_job = dg.define_asset_job(
     name="weekly_digest_job",
     selection=dg.AssetSelection.assets(WEEKLY_DIGESTS),
     executor_def=dg.in_process_executor,
+    hooks=HOOKS,
     tags=WRITER,
     description="Queue and deliver the weekly manager digests.",
 )

@@ -1,11 +1,13 @@
 """The alert table (the work is in alerts/)."""
 
 import time
+from datetime import datetime
 
 import dagster as dg
 
 from alerts.engine import evaluate_alerts
 from alerts.feedback import collect_outcomes
+from alerts.storm import check_run
 from pipelines.assets.ml import HEALTH_SCORES
 from pipelines.assets.scope import rebuilt_accounts
 from pipelines.assets.signals import signals_key
@@ -52,12 +54,18 @@ def health_alerts(
         started = time.perf_counter()
         accounts = rebuilt_accounts(context, con)
         result = evaluate_alerts(con, settings, account_ids=accounts)
+        storm = check_run(con, result.clock, result.opened, now=datetime.now()) if result.clock else None
         evaluated = time.perf_counter()
         outcomes = collect_outcomes(con, clock=result.clock)
         collected = time.perf_counter()
         top = con.execute(TOP_ALERTS_SQL).fetchall()
         live = dict(con.execute(LIVE_BY_SEVERITY_SQL).fetchall())
         (rows,) = con.execute("select count(*) from alerts.health_alerts").fetchone()
+    if storm is not None:
+        context.log.error(
+            f"alert storm: this run opened {storm.opened} alerts, usually {storm.usual:g} a day; delivery is "
+            f"held until `healthwatch storm release {storm.storm_id}` or `healthwatch storm discard`"
+        )
     metadata = result_metadata(result)
     metadata.update(
         {
@@ -71,6 +79,7 @@ def health_alerts(
             "evaluate_seconds": round(evaluated - started, 3),
             "feedback_seconds": round(collected - evaluated, 3),
             "top_alerts": dg.MetadataValue.md(_markdown_table(top)),
+            "alert_storm": storm.storm_id if storm else "—",
         }
     )
     return dg.MaterializeResult(metadata=metadata)

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from alerts.storm import held_storms
 from data_quality.change_tables import validate_feeds, validate_pending_changes
 from data_quality.suites import validate_signals, validate_sources
 from healthwatch.contract import SOURCE_TABLES
@@ -132,6 +133,28 @@ def signal_ranges_check(
         severity=dg.AssetCheckSeverity.ERROR,
         metadata=_suite_metadata(outcome.rows_checked, outcome.failures),
     )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["alerts", "health_alerts"]),
+    name="no_alert_storm",
+    description="No run opened far more alerts than usual (alerts/storm.py). While a storm is held, CRM "
+    "tasks, mails and Slack are not delivered: `healthwatch storm list | release | discard`.",
+)
+def alert_storm_check(healthwatch: HealthwatchResource) -> dg.AssetCheckResult:
+    """The one operator alert of a held storm: fails (WARN) until a person releases or discards it."""
+    with healthwatch.connect(read_only=True) as con:
+        held = held_storms(con)
+    return dg.AssetCheckResult(
+        passed=not held,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "held_storms": dg.MetadataValue.json(
+                [{"storm_id": s.storm_id, "opened": s.opened, "usual": s.usual, "threshold": s.threshold}
+                 for s in held]
+            ),
+        },
+    )  # fmt: skip
 
 
 def _suite_metadata(rows_checked: int, failures: list) -> dict:

@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from alerts.storm import held_storms
 from delivery.outbox import outbox_stats
 from delivery.pipeline import (
     Endpoints,
@@ -31,8 +32,6 @@ CRM_TASKS = dg.AssetKey(["alerts", "crm_tasks"])
 EMAIL_OUTBOX = dg.AssetKey(["alerts", "email_outbox"])
 CRITICAL_NOTIFICATIONS = dg.AssetKey(["delivery", "critical_notifications"])
 WEEKLY_DIGESTS = dg.AssetKey(["delivery", "weekly_digests"])
-# pipelines.assets.bookkeeping's key (it imports this module, so it is spelled out here).
-PROCESSED_CHANGES = dg.AssetKey(["ops", "processed_changes"])
 # Every import file the pipeline keeps current under exports/ (see README, "Delivery").
 EXPORT_FORMATS = ("plain", "salesforce", "hubspot")
 
@@ -47,11 +46,23 @@ def _outbox_metadata(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _held(con: duckdb.DuckDBPyConnection) -> dg.MaterializeResult | None:
+    """While an alert storm waits for a person (alerts/storm.py), nothing is delivered."""
+    held = held_storms(con)
+    if not held:
+        return None
+    return dg.MaterializeResult(
+        metadata={"held_by_alert_storm": dg.MetadataValue.json([s.storm_id for s in held])}
+    )
+
+
 def _queue_and_send(healthwatch: HealthwatchResource, queue: Queue) -> dg.MaterializeResult:
     """Queue (committed), then deliver every due outbox row; report counts and timings."""
     settings = healthwatch.settings()
     endpoints = endpoints_from(os.environ)
     with healthwatch.connect() as con:
+        if held := _held(con):
+            return held
         started = time.perf_counter()
         queued = queue(con, settings, endpoints)
         queued_at = time.perf_counter()
@@ -84,6 +95,8 @@ def crm_tasks(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
     settings = healthwatch.settings()
     endpoints = endpoints_from(os.environ)
     with healthwatch.connect() as con:
+        if held := _held(con):
+            return held
         started = time.perf_counter()
         result = write_crm_tasks(con, settings, export_formats=EXPORT_FORMATS)
         built_at = time.perf_counter()
@@ -105,7 +118,7 @@ def crm_tasks(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
 @dg.asset(
     key=CRITICAL_NOTIFICATIONS,
     group_name="delivery",
-    deps=[HEALTH_ALERTS, PROCESSED_CHANGES],
+    deps=[HEALTH_ALERTS],
     kinds={"sendgrid", "slack"},
 )
 def critical_notifications(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
