@@ -25,7 +25,10 @@ high or critical (the CSM's manager is told, SLA 24 h or less). Volume: alerts /
 judged / 7) × 100. Precision: the share of alerts whose account churns within the horizon after
 the alert's day, by `ml.features.build_training_set` (the model's label). Recall: of the accounts
 whose label is positive on some judged day of the period, the share with at least one true alert.
-Only days whose whole horizon is observed by the data clock are judged.
+Only days whose whole horizon is observed by the data clock are judged. On a given day the gate can
+send more first notifications than the rules alone (a held alert released when a new score sees
+risk, a critical alert downgraded so that it no longer inhibits the account's others):
+`days_gate_above_rules` lists those days.
 
 At equal recall. The gate can only hold or lower alerts, so its recall is at most the rules'. Beside
 the gate as configured, `low_risk_share` sweeps a probability cutoff for the same per-type gate

@@ -101,8 +101,37 @@ def test_counts_precision_recall_and_volume_with_and_without_the_gate(world, set
     # Only the payment failure is high: the urgent tier is the same either way.
     assert report["rules_alone"]["urgent"]["alerts"] == report["gate_configured"]["urgent"]["alerts"] == 1
     assert report["gate_configured"]["gate_held_alert_days"] == 7  # acc_held, ABANDON_FROM to AS_OF
-    # The gate never sends more first notifications than the rules alone on any day.
+    # In this world the gate never sends more first notifications than the rules alone on a day.
     assert report["days_gate_above_rules"]["configured"] == []
+
+
+def test_a_held_alert_released_by_a_new_score_counts_once_on_its_release_day(world, settings) -> None:
+    released = AS_OF - timedelta(days=2)
+    rescored = pd.DataFrame(
+        {
+            "account_id": ["acc_held"],
+            "as_of_date": [released],
+            "churn_probability": [0.4],
+            "health_class": ["At-Risk"],
+            "model_version": "scripted",
+        }
+    )
+    report = evaluate_gate(
+        world,
+        settings,
+        start=START,
+        end=END,
+        scores=pd.concat([_scores(), rescored], ignore_index=True),
+        shares=(),
+        clock=LABEL_CLOCK,
+    )
+    on, off = report["gate_configured"]["all"], report["rules_alone"]["all"]
+    # acc_held's alert is held until the model sees risk, then goes out once; the rescoring also
+    # raises the model's own alert (health_class_change, Healthy → At-Risk) with or without the gate.
+    assert (on["alerts"], on["true_alerts"], on["churners_caught"]) == (4, 3, 2)
+    assert (off["alerts"], off["true_alerts"], off["churners_caught"]) == (4, 3, 2)
+    # Without the gate it went out days earlier, so on the release day the gate sends more.
+    assert report["days_gate_above_rules"]["configured"] == [released.isoformat()]
 
 
 def test_alerts_are_counted_once_per_key_on_their_first_day(world, settings) -> None:
