@@ -405,6 +405,12 @@ def bench_scale(
             help="Also run a world with twice the days (incremental_730_vs_365); default: only for L.",
         ),
     ] = None,
+    reuse_world: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-world", help="Keep a world simulated earlier in --workdir (derived tables dropped)."
+        ),
+    ] = False,
 ) -> None:
     """Full build (dbt, training, scoring, alerts, delivery) and a 1%-of-accounts incremental run, with peak RSS."""
     import json
@@ -414,7 +420,9 @@ def bench_scale(
     tier = tier.upper()
     if tier not in TIERS:
         raise HealthwatchError(f"unknown tier {tier!r}", f"use one of {', '.join(TIERS)}")
-    figures = run_scale_bench(tier, workdir, seed=seed, touch_share=touch_share, history_check=history_check)
+    figures = run_scale_bench(
+        tier, workdir, seed=seed, touch_share=touch_share, history_check=history_check, reuse=reuse_world
+    )
     summary = {
         k: v
         for k, v in figures.items()
