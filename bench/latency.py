@@ -146,7 +146,7 @@ def run_latency_bench(
             if kind == "cancellation_request":
                 outbox_seen = _poll(
                     settings,
-                    "select 1 from alerts.email_outbox o join alerts.health_alerts a on o.period = a.alert_id "
+                    "select 1 from alerts.email_outbox o join alerts.health_alerts a on starts_with(o.period, a.alert_id) "
                     "where o.kind = 'critical_alert' and a.account_id = ? and a.alert_type = ?",
                     [account_id, kind],
                     timeout_s=60,

@@ -114,14 +114,16 @@ def build_cdc_sensor(
         path = warehouse()
         if not path.exists():
             return dg.SkipReason(f"no warehouse at {path} yet")
-        try:
-            state = read_table_state(path, table)
-        except duckdb.IOException as exc:
-            # Another process is writing the warehouse (DuckDB has one writer): try next tick.
-            return dg.SkipReason(f"warehouse busy: {exc}")
         active = context.instance.get_runs(
             filters=dg.RunsFilter(job_name=job_name, statuses=ACTIVE_STATUSES), limit=1
         )
+        if active:  # its writer holds the warehouse; what arrives now goes into the next run
+            return dg.SkipReason(decide(table, 0, TableState(0, []), True, None)[2])
+        try:
+            state = read_table_state(path, table)
+        except duckdb.IOException as exc:
+            # Another process is writing the warehouse (a CDC writer, `healthwatch run`): next tick.
+            return dg.SkipReason(f"warehouse busy: {exc}")
         latest = context.instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=1)
         request, cursor, reason = decide(
             table, parse_cursor(context.cursor), state, bool(active), latest[0].run_id if latest else None
