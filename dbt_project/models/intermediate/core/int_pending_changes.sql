@@ -48,6 +48,12 @@ final as (
         end as date) as affected_date
     from changes
     where source_table not in ('team', 'tasks')
+    {%- if flags.FULL_REFRESH %}
+        -- A full refresh rebuilds every account from the first day (int_recompute_scope) and
+        -- scores every ticket, reading no pending change: listing them all (every product event,
+        -- its JSON parsed) would cost as much as staging them.
+        and false
+    {%- endif %}
 )
 
 select * from final
