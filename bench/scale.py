@@ -118,6 +118,7 @@ def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> 
     figures["peak_rss_bytes"] = peak
     figures["loadavg_1m_before"] = round(load_before, 2)
     figures["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"  {name}: {_brief(figures)}", flush=True)
     return figures
 
@@ -192,8 +193,24 @@ def run_scale_bench(
     spec = TIERS[tier]
     workdir = workdir or Path(tempfile.mkdtemp(prefix=f"healthwatch-scale-{tier}-"))
     base = _world(workdir / "history-1x", spec.accounts, spec.days, seed, touch_share, reuse)
+    figures = summarize(tier, base, seed, touch_share)
+    if history_check if history_check is not None else tier == "L":
+        doubled = _world(workdir / "history-2x", spec.accounts, 2 * spec.days, seed, touch_share, reuse)
+        figures["doubled_history"] = doubled
+        figures["full_build_2x_s"] = doubled["full"]["seconds"]
+        figures["incremental_2x_s"] = doubled["incremental"]["seconds"]
+        figures["incremental_730_vs_365"] = round(
+            doubled["incremental"]["seconds"] / base["incremental"]["seconds"], 4
+        )
+    return figures
+
+
+def summarize(tier: str, base: dict[str, Any], seed: int, touch_share: float) -> dict[str, Any]:
+    """The headline figures of one world's phases (as `_world` returns them, or read back from
+    the phase-*.json files a run leaves in its work folder)."""
+    spec = TIERS[tier]
     full, inc = base["full"], base["incremental"]
-    figures: dict[str, Any] = {
+    return {
         "tier": tier,
         "accounts": spec.accounts,
         "days": spec.days,
@@ -213,7 +230,7 @@ def run_scale_bench(
         "incremental_accounts_changed": inc["accounts_changed"],
         "incremental_accounts_rolled": inc["accounts_rolled"],
         "peak_rss_bytes": max(full["peak_rss_bytes"], inc["peak_rss_bytes"]),
-        "peak_rss_bytes_by_phase": {name: phase["peak_rss_bytes"] for name, phase in base.items()},
+        "peak_rss_bytes_by_phase": {name: phase.get("peak_rss_bytes") for name, phase in base.items()},
         "rusage_bound_bytes": max(full["rusage_bound_bytes"], inc["rusage_bound_bytes"]),
         "rss_method": "sum of /proc/<pid>/statm resident pages of the phase process and all descendants, "
         f"sampled every {SAMPLE_SECONDS} s; bound: getrusage SELF + CHILDREN ru_maxrss",
@@ -222,13 +239,6 @@ def run_scale_bench(
         "warehouse_bytes": full["warehouse_bytes"],
         "phases": base,
     }
-    if history_check if history_check is not None else tier == "L":
-        doubled = _world(workdir / "history-2x", spec.accounts, 2 * spec.days, seed, touch_share, reuse)
-        figures["doubled_history"] = doubled
-        figures["full_build_2x_s"] = doubled["full"]["seconds"]
-        figures["incremental_2x_s"] = doubled["incremental"]["seconds"]
-        figures["incremental_730_vs_365"] = round(doubled["incremental"]["seconds"] / inc["seconds"], 4)
-    return figures
 
 
 # --- the children: one phase each --------------------------------------------------------------
