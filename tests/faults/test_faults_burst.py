@@ -1,6 +1,8 @@
-"""A burst of runs at once with the daemon running — changes on three change tables together (three
-sensors) and four more rescoring runs launched by hand at the same moment — is serialised by the
-run queue: every run succeeds, none fails on a DuckDB lock, and the changes become their alerts."""
+"""Real time end to end, under a burst: with the daemon and the sensors running, change rows on
+three change tables at once (three sensors) and four more rescoring runs launched by hand at the
+same moment are serialised by the run queue — every run succeeds, none fails on a DuckDB lock —
+and with no manual step the changes become their alerts, a CRM task and a critical mail in the
+outbox."""
 
 import os
 import subprocess
@@ -76,3 +78,14 @@ def test_a_burst_of_runs_is_serialised_without_lock_errors(world_copy, tmp_path)
         assert con.execute(ALERT, [failing, "payment_failure"]).fetchone() == (1,)
         assert con.execute(ALERT, [cancelling, "cancellation_request"]).fetchone() == (1,)
         assert con.execute("select count(*) from ops.change_batch").fetchone() == (0,)
+        (task,) = con.execute(
+            "select count(*) from alerts.crm_tasks t join alerts.health_alerts a using (alert_id) "
+            "where a.account_id = ? and a.alert_type = 'cancellation_request'",
+            [cancelling],
+        ).fetchone()
+        (mail,) = con.execute(
+            "select count(*) from alerts.email_outbox o join alerts.health_alerts a "
+            "on starts_with(o.period, a.alert_id) where o.kind = 'critical_alert' and a.account_id = ?",
+            [cancelling],
+        ).fetchone()
+    assert task >= 1 and mail >= 1  # critical: the CSM task and the exec-sponsor outreach task
