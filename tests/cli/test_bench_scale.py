@@ -1,0 +1,51 @@
+"""The scale benchmark's bookkeeping (the benchmark itself is run by hand: figures in the README)."""
+
+import os
+
+from typer.testing import CliRunner
+
+from bench.scale import TIERS, _tree_rss, summarize
+from healthwatch.cli import app
+from healthwatch.errors import HealthwatchError
+
+
+def _phase(seconds: float, dbt: float, rss: int) -> dict:
+    return {
+        "seconds": seconds,
+        "groups": {"dbt_build": dbt},
+        "peak_rss_bytes": rss,
+        "rusage_bound_bytes": 2 * rss,
+        "accounts_changed": 5,
+        "accounts_rolled": 495,
+        "dbt_models": {},
+        "warehouse_bytes": 1,
+    }
+
+
+def test_summary_keys_and_ratios() -> None:
+    base = {
+        "simulate": {"seconds": 5.0, "change_rows": 100, "product_events": 90, "peak_rss_bytes": 7},
+        "full": _phase(100.0, 60.0, 300),
+        "stream": {"seconds": 0.1, "change_rows": 4, "peak_rss_bytes": 1},
+        "incremental": _phase(4.0, 3.0, 200),
+    }
+    figures = summarize("S", base, seed=7, touch_share=0.01)
+    assert (figures["accounts"], figures["days"]) == (TIERS["S"].accounts, TIERS["S"].days)
+    assert figures["full_build_s"] == 100.0
+    assert figures["incremental_s"] == 4.0
+    assert figures["incremental_ratio"] == 0.04
+    assert figures["incremental_dbt_ratio"] == 0.05
+    # the simulation is reported but never counted in the pipeline's peak
+    assert figures["peak_rss_bytes"] == 300
+    assert figures["rusage_bound_bytes"] == 600
+
+
+def test_tree_rss_counts_this_process() -> None:
+    assert _tree_rss(os.getpid()) > 0
+    assert _tree_rss(2**22 + 12345) == 0  # no such process
+
+
+def test_unknown_tier_is_refused_before_any_work() -> None:
+    result = CliRunner().invoke(app, ["bench", "scale", "--tier", "XL"])
+    assert isinstance(result.exception, HealthwatchError)
+    assert "unknown tier 'XL'" in str(result.exception)
