@@ -22,21 +22,13 @@ from pathlib import Path
 
 import duckdb
 
+from data_quality.suites import RANGES
 from healthwatch.batches import pending_ranges
 from healthwatch.contract import ACCEPTED_VALUES, SOURCE_TABLES, SourceTable
 from healthwatch.errors import HealthwatchError
 from healthwatch.warehouse import SOURCE_SYSTEMS, change_table, ensure_change_tables, quarantine_table
 
 OPS = ("c", "u", "d", "r")
-# Bounds (inclusive; None = open) the contract implies beyond types.
-RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
-    ("accounts", "arr"): (0, None),
-    ("accounts", "seats_purchased"): (0, None),
-    ("contracts", "arr"): (0, None),
-    ("invoices", "amount"): (0, None),
-    ("tickets", "csat"): (1, 5),
-    ("nps_responses", "score"): (0, 10),
-}
 # Source times outside these bounds are not real: a future one would move the data clock.
 EARLIEST_SOURCE_TS = "2000-01-01"
 FUTURE_SLACK = "interval 1 day"

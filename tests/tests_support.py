@@ -34,3 +34,22 @@ def simulate_into(settings: Settings, accounts: int, days: int, seed: int) -> No
 def rounded_rows(rows: list[tuple]) -> list[tuple]:
     """Rows with floats rounded to 9 places: DuckDB's parallel sums may differ in the last bit."""
     return [tuple(round(v, 9) if isinstance(v, float) else v for v in row) for row in rows]
+
+
+def assert_admitted_rows_stage(con) -> None:
+    """Every change row the screen admitted casts to its contract types exactly as dbt staging
+    casts them (macros/cdc.sql, cdc_columns): no admitted row can break a dbt build."""
+    from healthwatch.contract import SOURCE_TABLES
+    from healthwatch.warehouse import change_table, quarantine_table
+
+    for table in SOURCE_TABLES:
+        casts = ", ".join(
+            f"json_extract(coalesce(after, before), '$.{c}')" if kind == "json"
+            else f"cast(json_extract_string(coalesce(after, before), '$.{c}') as {kind})"
+            for c, kind in table.columns.items()
+        )  # fmt: skip
+        con.execute(
+            f"""select {casts} from {change_table(table.system)} c
+            where source_table = '{table.name}' and not exists (select 1 from {quarantine_table(table.system)} q
+                where q.seq = c.seq and q.ingested_at = c.ingested_at)"""
+        ).fetchall()

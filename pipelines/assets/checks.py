@@ -39,18 +39,10 @@ def change_envelope_checks(
             passed=outcome.passed,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
-                "rows_checked": outcome.rows_checked,
                 "seq_range": f"{outcome.first_seq}-{outcome.last_seq}",
-                "failing_expectations": len(outcome.failures),
-                "failures": dg.MetadataValue.json(
-                    [
-                        {"expectation": f.expectation, "column": f.column, "unexpected": f.unexpected_count,
-                         "examples": f.examples}
-                        for f in outcome.failures
-                    ]
-                ),
+                **_suite_metadata(outcome.rows_checked, outcome.failures),
             },
-        )  # fmt: skip
+        )
 
 
 FEED_CHECKS = [
