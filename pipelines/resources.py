@@ -28,5 +28,6 @@ class HealthwatchResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.settings().warehouse, read_only=read_only) as con:
+        settings = self.settings()  # this resource's config, not the process's working directory
+        with connect(settings.warehouse, read_only=read_only, settings=settings.duckdb_settings) as con:
             yield con
