@@ -100,6 +100,8 @@ def test_a_killed_reader_restarts_without_loss_or_duplicates(source_pg, tmp_path
         at_kill = arrived()
         killed_mid_stream = not writer_done.is_set()
         reader = start_reader(warehouse, source_pg, *args, log=log)
+        # streaming again (its SIGTERM handler is set before it streams), so the stop below is clean
+        wait_until(lambda: log.read_text().count("streaming slot") >= 2, "the reader to stream again", reader)
         writer.join(timeout=120)
         wait_until(lambda: arrived() >= len(statements), "every change", reader)
         assert stop_reader(reader) == 0
