@@ -3,6 +3,7 @@ the change table holds each source change once, and dbt staging holds the source
 
 import signal
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,6 +88,7 @@ def test_a_killed_reader_restarts_without_loss_or_duplicates(source_pg, tmp_path
         try:
             for statement in statements:
                 source_sql(source_pg, statement)
+                time.sleep(0.05)  # a steady stream, so the kill below falls in the middle of it
         finally:
             writer_done.set()
 
