@@ -31,7 +31,7 @@ def _change(what: str, versus: str = "vs 4-week normal") -> Render:
     def render(value: float, row: Mapping[str, Any]) -> str:
         pct = round(abs(value) * 100)
         if pct == 0:
-            return f"{what} in line {versus.removeprefix('vs ')}"
+            return f"{what} in line with {versus.removeprefix('vs ')}"
         return f"{what} {'down' if value < 0 else 'up'} {pct}% {versus}"
 
     return render
@@ -82,6 +82,7 @@ def _sentiment(value: float, row: Mapping[str, Any]) -> str:
     return f"ticket sentiment {tone} ({value:+.2f}) over 28 days"
 
 
+_TWO_MONTHS = "vs the 2 months before"
 _SEGMENT_NAMES = {"enterprise": "enterprise", "mid_market": "mid-market", "smb": "SMB"}
 
 # feature -> (what the feature is, for "no data" sentences; how to say its value)
@@ -110,6 +111,23 @@ TEMPLATES: dict[str, tuple[str, Render]] = {
     "seat_utilisation": (
         "seat utilisation",
         lambda v, row: f"{round(v * 100)}% of seats used in the last 7 days",
+    ),
+    "logins_per_seat_28d": (
+        "logins per seat",
+        lambda v, row: f"{v:.1f} logins per seat in the last 28 days",
+    ),
+    "logins_28d_vs_prior_62d": ("logins over two months", _change("4-week logins", _TWO_MONTHS)),
+    "session_minutes_28d_vs_prior_62d": (
+        "session time over two months",
+        _change("4-week session time", _TWO_MONTHS),
+    ),
+    "core_feature_uses_28d_vs_prior_62d": (
+        "core-feature use over two months",
+        _change("4-week core-feature use", _TWO_MONTHS),
+    ),
+    "team_active_users_28d_vs_prior_62d": (
+        "team activity over two months",
+        _change("4-week team activity", _TWO_MONTHS),
     ),
     "core_feature_uses_7d_change": ("core-feature use vs normal", _change("core-feature use")),
     "core_features_used_28d": (

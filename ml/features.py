@@ -26,6 +26,12 @@ FEATURE_COLUMNS: list[str] = [
     "active_users_7d",
     "active_users_7d_change",
     "seat_utilisation",
+    "logins_per_seat_28d",
+    # the account's longer normal: last 28 days vs the 62 days before them
+    "logins_28d_vs_prior_62d",
+    "session_minutes_28d_vs_prior_62d",
+    "core_feature_uses_28d_vs_prior_62d",
+    "team_active_users_28d_vs_prior_62d",
     "core_feature_uses_7d_change",
     "core_features_used_28d",
     "core_features_abandoned_28d",

@@ -38,16 +38,20 @@ from ml.model import ChurnModel, content_version
 VALID_FRACTION = 0.25
 MIN_WINDOW_POSITIVES = 5
 SEED = 20260227
+# Small, strongly regularised trees: weekly snapshots of one account are near-copies of each other,
+# so a small leaf can be a single account's history memorised. Leaves hold at least
+# MIN_LEAF_SHARE of the training rows (and never fewer than MIN_LEAF_ROWS).
+MIN_LEAF_SHARE = 0.003
+MIN_LEAF_ROWS = 20
 LGBM_PARAMS: dict[str, Any] = {
     "objective": "binary",
     "metric": "binary_logloss",
     "learning_rate": 0.05,
-    "num_leaves": 15,
-    "min_data_in_leaf": 20,
-    "feature_fraction": 0.9,
+    "num_leaves": 7,
+    "feature_fraction": 0.7,
     "bagging_fraction": 0.9,
     "bagging_freq": 1,
-    "lambda_l2": 1.0,
+    "lambda_l2": 10.0,
     "seed": SEED,
     "deterministic": True,
     "force_row_wise": True,
@@ -185,7 +189,11 @@ def train_model(
         if positives == 0:
             raise too_few_positives(positives, 1, f"in the {name} window")
 
-    params = {**LGBM_PARAMS, "num_threads": config.num_threads}
+    params = {
+        **LGBM_PARAMS,
+        "min_data_in_leaf": max(MIN_LEAF_ROWS, round(MIN_LEAF_SHARE * len(parts["train"]))),
+        "num_threads": config.num_threads,
+    }
     x_train = model_matrix(parts["train"])
     x_cal = model_matrix(parts["calibration"])
     train_data = lgb.Dataset(x_train, label=parts["train"]["label"].to_numpy(), free_raw_data=True)

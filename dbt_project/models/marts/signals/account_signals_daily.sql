@@ -13,6 +13,8 @@
     pre_hook="{{ delete_recompute_scope('signal_date') }}"
 ) }}
 {%- set lookback_days = 89 %}
+{#- each account's own longer normal: the last 28 days against the 62 days before them #}
+{%- set trend_metrics = ['logins', 'session_minutes', 'core_feature_uses', 'team_active_users'] %}
 with scope as (
     {%- if is_incremental() %}
     select * from {{ ref('int_recompute_scope') }}
@@ -177,6 +179,11 @@ windowed as (
     select
         *,
         sum(logins) over last_7_days as logins_7d,
+        {%- for metric in trend_metrics %}
+        sum({{ metric }}) over last_28_days as {{ metric }}_28d,
+        sum({{ metric }}) over last_90_days as {{ metric }}_90d,
+        {%- endfor %}
+        sum(case when is_seed then 0 else 1 end) over last_90_days as days_90d,
         sum(logins) over previous_7_days as logins_prev_7d,
         sum(team_active_users) over last_7_days as team_active_user_days_7d,
         sum(session_minutes) over last_7_days as session_minutes_7d,
@@ -295,6 +302,15 @@ final as (
         {{ list_size('core_features_windows.core_features_28d_list') }} as core_features_used_28d,
         {{ count_missing('core_features_windows.core_features_prev_28d_list', 'core_features_windows.core_features_28d_list') }}
             as core_features_abandoned_28d,
+        cast(windowed.logins_28d as bigint) as logins_28d,
+        1.0 * windowed.logins_28d / nullif(windowed.seats_purchased, 0) as logins_per_seat_28d,
+        {%- for metric in trend_metrics %}
+        -- per day over the last 28 days vs the 62 days before; null until those 62 days exist
+        case when windowed.days_90d = 90 then
+            (1.0 * windowed.{{ metric }}_28d / 28)
+            / nullif(1.0 * (windowed.{{ metric }}_90d - windowed.{{ metric }}_28d) / 62, 0) - 1
+        end as {{ metric }}_28d_vs_prior_62d,
+        {%- endfor %}
         cast(windowed.api_calls_7d as bigint) as api_calls_7d,
         1.0 * windowed.api_errors_7d / nullif(windowed.api_calls_7d, 0) as api_error_rate_7d,
         windowed.api_latency_p95_ms_7d,
