@@ -448,11 +448,13 @@ def evaluate_gate(
 
     rules = load_alert_rules(settings.alert_rules_path)
     in_period = score_frame.loc[(score_frame["as_of_date"] >= first) & (score_frame["as_of_date"] <= end)]
-    cutoffs = (
+    quantiles = (
         {share: float(np.quantile(in_period["churn_probability"], share)) for share in shares}
         if len(in_period)
         else {}
     )
+    # A cutoff of 0 (calibration maps many accounts to 0) calls nobody low-risk: it is the gate off.
+    cutoffs = {share: cutoff for share, cutoff in quantiles.items() if cutoff > 0}
     variants = {"off": gate_variant(rules, "off"), "configured": rules}
     variants |= {
         f"share_{share:g}": gate_variant(rules, "cutoff", cutoff) for share, cutoff in cutoffs.items()
