@@ -114,8 +114,9 @@ def frame_sql(
     it; range: the last day), `$start` (range only: the first day), `$now` (scores computed at or
     before it; table scores only), `$ids` (with_ids: only these accounts).
 
-    `latest` leaves churned accounts out (nothing to act on); `range` keeps every day an account was
-    a customer, churned or not, for the replay.
+    `latest` leaves churned accounts out (nothing to act on), and reads only the last LOOKBACK_DAYS
+    days (a live account has a row for every day up to the clock), so its cost does not grow with
+    the history; `range` keeps every day an account was a customer, churned or not, for the replay.
     """
     account_cols = columns(con, ACCOUNTS)
     signal_cols = columns(con, SIGNALS)
@@ -155,7 +156,7 @@ def frame_sql(
         days as (
             select account_id, max(signal_date) as first_day, max(signal_date) as last_day
             from {SIGNALS}
-            where signal_date <= $as_of {id_filter}
+            where signal_date <= $as_of and signal_date >= $as_of - {LOOKBACK_DAYS} {id_filter}
             group by account_id
         )"""
         judged = "s.signal_date = days.last_day"

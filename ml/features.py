@@ -5,7 +5,7 @@ construction); labels come only from `signals.accounts.churned_at`.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -68,6 +68,8 @@ CATEGORICAL_COLUMNS: list[str] = ["segment"]
 # scoring must use the same list whatever values a given batch happens to hold.
 CATEGORIES: dict[str, list[str]] = {"segment": ["enterprise", "mid_market", "smb"]}
 MODEL_COLUMNS: list[str] = FEATURE_COLUMNS + CATEGORICAL_COLUMNS
+# Snapshots are weekly (Mondays) plus the clock's day: a live account's newest is at most this old.
+SNAPSHOT_WEEK_DAYS = 7
 
 
 def to_naive_utc(ts: datetime | pd.Timestamp) -> pd.Timestamp:
@@ -121,13 +123,15 @@ def latest_snapshots(
 ) -> pd.DataFrame:
     """Each account's newest snapshot dated on or before the clock's date.
 
+    Only the last SNAPSHOT_WEEK_DAYS days are read (a live account has a snapshot every Monday and
+    on the clock's day), so the cost follows the number of accounts, not the length of history.
     Accounts that had churned by the clock are left out: their last snapshot predates the churn
     and a score for them would only raise alerts nobody can act on.
     """
     _check_columns(con)
     require_tables(con, ACCOUNTS_TABLE, fix=_BUILD_SIGNALS)
     clock_ts = to_naive_utc(clock).to_pydatetime()
-    params: list[object] = [clock_ts.date(), clock_ts]
+    params: list[object] = [clock_ts.date(), clock_ts.date() - timedelta(days=SNAPSHOT_WEEK_DAYS), clock_ts]
     only = ""
     if account_ids is not None:
         only = "and f.account_id in (select unnest(?::varchar[]))"
@@ -136,7 +140,7 @@ def latest_snapshots(
         f"""
         select {_select_list()}
         from {FEATURES_TABLE} as f
-        where f.snapshot_date <= ?
+        where f.snapshot_date <= ? and f.snapshot_date >= ?
           and not exists (
               select 1 from {ACCOUNTS_TABLE} as a
               where a.account_id = f.account_id and a.churned_at <= ?
