@@ -14,26 +14,20 @@ prints a table.
 """
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
 from alerts.evaluation import DEFAULT_SHARES, evaluate_gate, table, to_json
-from bench.incremental import signals_run
-from healthwatch.config import load_settings
-from healthwatch.simulator import simulate
-from healthwatch.warehouse import ensure_change_tables
+from bench.worlds import add_world_arguments, built_world
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--accounts", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=540)
-    parser.add_argument("--seed", type=int, default=7)
+    add_world_arguments(parser)
     parser.add_argument(
         "--weeks", type=int, default=26, help="weeks replayed (ending H days before the clock)"
     )
@@ -42,30 +36,9 @@ def main() -> None:
         "--shares", type=float, nargs="*", default=list(DEFAULT_SHARES), help="low-risk shares swept"
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/alert_gate.json"))
-    parser.add_argument("--workdir", type=Path, help="keep the warehouse here (default: a temporary folder)")
-    parser.add_argument("--reuse", action="store_true", help="use the warehouse in --workdir as it is")
     args = parser.parse_args()
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="healthwatch-alert-gate-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(env={"HEALTHWATCH_WAREHOUSE": str(workdir / "warehouse.duckdb")})
-    timings: dict[str, float] = {}
-    if not (args.reuse and settings.warehouse.exists()):
-        settings.warehouse.unlink(missing_ok=True)
-        started = time.perf_counter()
-        with duckdb.connect(str(settings.warehouse)) as con:
-            simulate(
-                con,
-                accounts=args.accounts,
-                days=args.days,
-                seed=args.seed,
-                start_date=settings.config.simulation.start_date,
-                core_features=settings.config.product.core_features,
-            )
-            ensure_change_tables(con)
-        timings["simulate_s"] = round(time.perf_counter() - started, 1)
-        timings["signals_full_refresh_s"] = signals_run(settings, True, workdir / "target")["seconds"]
-        print(f"built {args.accounts} x {args.days} (seed {args.seed}) in {workdir}: {timings}", flush=True)
+    settings, timings = built_world(args, "healthwatch-alert-gate-")
 
     started = time.perf_counter()
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:

@@ -11,16 +11,11 @@ report plus a short figures file.
 
 import argparse
 import json
-import tempfile
-import time
 from pathlib import Path
 
 import duckdb
 
-from bench.incremental import signals_run
-from healthwatch.config import load_settings
-from healthwatch.simulator import simulate
-from healthwatch.warehouse import ensure_change_tables
+from bench.worlds import add_world_arguments, built_world
 from ml.backtest import BOOTSTRAP_REPLICATES, CONTENDERS, run_backtest
 
 HEADLINE = ("roc_auc", "pr_auc", "precision", "recall", "alerts", "false_positives", "lead_time_days_median")
@@ -42,35 +37,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--accounts", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=540)
-    parser.add_argument("--seed", type=int, default=7)
+    add_world_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("bench/results/backtest"))
     parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP_REPLICATES)
-    parser.add_argument("--workdir", type=Path, help="keep the warehouse here (default: a temporary folder)")
-    parser.add_argument("--reuse", action="store_true", help="use the warehouse in --workdir as it is")
     args = parser.parse_args()
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="healthwatch-backtest-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(env={"HEALTHWATCH_WAREHOUSE": str(workdir / "warehouse.duckdb")})
-    timings: dict[str, float] = {}
-    if not (args.reuse and settings.warehouse.exists()):
-        settings.warehouse.unlink(missing_ok=True)
-        started = time.perf_counter()
-        with duckdb.connect(str(settings.warehouse)) as con:
-            simulate(
-                con,
-                accounts=args.accounts,
-                days=args.days,
-                seed=args.seed,
-                start_date=settings.config.simulation.start_date,
-                core_features=settings.config.product.core_features,
-            )
-            ensure_change_tables(con)  # the bookkeeping and quarantine tables the dbt build reads
-        timings["simulate_s"] = round(time.perf_counter() - started, 1)
-        timings["signals_full_refresh_s"] = signals_run(settings, True, workdir / "target")["seconds"]
-        print(f"built {args.accounts} x {args.days} (seed {args.seed}) in {workdir}: {timings}", flush=True)
+    settings, timings = built_world(args, "healthwatch-backtest-")
 
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         result = run_backtest(con, settings, args.out, bootstrap=args.bootstrap)
