@@ -70,20 +70,35 @@ STEP_GROUPS = {
 # --- the parent: phases in child processes, their process tree sampled -------------------------
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and every descendant (0 for processes that are gone)."""
-    total, stack = 0, [pid]
+def _tree_rss(pid: int) -> dict[str, int]:
+    """Resident bytes of `pid` and every descendant, summed per kind of process: `dbt` (the dbt
+    build dagster-dbt starts) and `run` (the phase's own process and anything else)."""
+    by_kind: dict[str, int] = {}
+    stack = [pid]
     while stack:
         current = stack.pop()
         try:
             with open(f"/proc/{current}/statm") as statm:
-                total += int(statm.read().split()[1]) * PAGE
+                rss = int(statm.read().split()[1]) * PAGE
+            with open(f"/proc/{current}/cmdline", "rb") as cmdline:
+                kind = "dbt" if b"/dbt\x00" in cmdline.read() else "run"
+            by_kind[kind] = by_kind.get(kind, 0) + rss
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as children:
                     stack.extend(int(c) for c in children.read().split())
         except (FileNotFoundError, ProcessLookupError, ValueError):
             continue
-    return total
+    return by_kind
+
+
+def _peak_by_node(timeline: list[tuple[float, int, int]], windows: dict[str, list[float]]) -> dict[str, int]:
+    """Per dbt node, the highest dbt-process RSS sampled while it ran (other nodes may have run
+    beside it: dbt uses two threads), largest first."""
+    peaks = {
+        node: max((dbt for t, _, dbt in timeline if start <= t <= end), default=0)
+        for node, (start, end) in windows.items()
+    }
+    return dict(sorted(peaks.items(), key=lambda kv: kv[1], reverse=True))
 
 
 def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> dict[str, Any]:
@@ -96,12 +111,19 @@ def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> 
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     peak = 0
+    peak_by_kind: dict[str, int] = {}
+    timeline: list[tuple[float, int, int]] = []  # (epoch seconds, tree RSS, dbt RSS)
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, _tree_rss(child.pid))
+            by_kind = _tree_rss(child.pid)
+            total = sum(by_kind.values())
+            peak = max(peak, total)
+            for kind, rss in by_kind.items():
+                peak_by_kind[kind] = max(peak_by_kind.get(kind, 0), rss)
+            timeline.append((time.time(), total, by_kind.get("dbt", 0)))
             stop.wait(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -116,6 +138,11 @@ def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> 
     figures = json.loads(out.read_text())
     figures["wall_s"] = round(time.perf_counter() - started, 2)
     figures["peak_rss_bytes"] = peak
+    figures["peak_rss_bytes_by_process"] = peak_by_kind
+    if figures.get("dbt_node_windows"):
+        figures["dbt_peak_rss_by_node"] = dict(
+            list(_peak_by_node(timeline, figures.pop("dbt_node_windows")).items())[:15]
+        )
     figures["loadavg_1m_before"] = round(load_before, 2)
     figures["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     out.write_text(json.dumps(figures, indent=2) + "\n")
@@ -231,6 +258,12 @@ def summarize(tier: str, base: dict[str, Any], seed: int, touch_share: float) ->
         "incremental_accounts_rolled": inc["accounts_rolled"],
         "peak_rss_bytes": max(full["peak_rss_bytes"], inc["peak_rss_bytes"]),
         "peak_rss_bytes_by_phase": {name: phase.get("peak_rss_bytes") for name, phase in base.items()},
+        "peak_rss_bytes_by_process": {
+            name: phase.get("peak_rss_bytes_by_process")
+            for name, phase in base.items()
+            if name in ("full", "incremental")
+        },
+        "dbt_peak_rss_by_node_full": full.get("dbt_peak_rss_by_node"),
         "rusage_bound_bytes": max(full["rusage_bound_bytes"], inc["rusage_bound_bytes"]),
         "rss_method": "sum of /proc/<pid>/statm resident pages of the phase process and all descendants, "
         f"sampled every {SAMPLE_SECONDS} s; bound: getrusage SELF + CHILDREN ru_maxrss",
@@ -331,6 +364,7 @@ def _phase_job(workdir: Path, job_name: str, full_refresh: bool) -> dict[str, An
         "accounts_changed": scope.changed_accounts,
         "accounts_rolled": scope.rolled_accounts,
         "dbt_models": dbt_model_timings(settings.warehouse, started_after=time.time() - seconds - 1),
+        "dbt_node_windows": dbt_node_windows(settings.warehouse, started_after=time.time() - seconds - 1),
         "warehouse_bytes": settings.warehouse.stat().st_size,
     }
 
@@ -353,6 +387,31 @@ def dbt_model_timings(warehouse: Path, started_after: float) -> dict[str, float]
             continue
         timings = {r["unique_id"]: round(r["execution_time"], 2) for r in results["results"]}
         return dict(sorted(timings.items(), key=lambda kv: kv[1], reverse=True))
+    return {}
+
+
+def dbt_node_windows(warehouse: Path, started_after: float) -> dict[str, list[float]]:
+    """When each dbt node of that build ran: [first timing start, last timing end] in epoch seconds."""
+    from datetime import datetime
+
+    def epoch(stamp: str) -> float:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+    target = REPO_ROOT / "dbt_project" / "target"
+    for path in sorted(target.glob("*/run_results.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        if path.stat().st_mtime < started_after:
+            break
+        results = json.loads(path.read_text())
+        dbt_vars = results["args"].get("vars") or {}
+        if isinstance(dbt_vars, str):
+            dbt_vars = json.loads(dbt_vars)
+        if dbt_vars.get("warehouse_path") != str(warehouse):
+            continue
+        return {
+            r["unique_id"]: [epoch(r["timing"][0]["started_at"]), epoch(r["timing"][-1]["completed_at"])]
+            for r in results["results"]
+            if r["timing"]
+        }
     return {}
 
 

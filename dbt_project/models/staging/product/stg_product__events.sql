@@ -16,7 +16,7 @@
     'ts': 'timestamp',
     'properties': 'json'
 } %}
-with changes as (
+with changes as {{ inline_cte() }} (
     select * from {{ cdc_changes('product') }}
     where source_table = 'events'
 ),
