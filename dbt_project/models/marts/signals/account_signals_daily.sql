@@ -179,11 +179,6 @@ windowed as (
     select
         *,
         sum(logins) over last_7_days as logins_7d,
-        {%- for metric in trend_metrics %}
-        sum({{ metric }}) over last_28_days as {{ metric }}_28d,
-        sum({{ metric }}) over last_90_days as {{ metric }}_90d,
-        {%- endfor %}
-        sum(case when is_seed then 0 else 1 end) over last_90_days as days_90d,
         sum(logins) over previous_7_days as logins_prev_7d,
         sum(team_active_users) over last_7_days as team_active_user_days_7d,
         sum(session_minutes) over last_7_days as session_minutes_7d,
@@ -256,6 +251,23 @@ core_features_window as (
     window last_28_days as (partition by account_id order by signal_date rows between 27 preceding and current row)
 ),
 
+-- The longer trends in a window of their own over a few narrow columns: a window holds all of
+-- its input in memory, and these in the big window above pushed it past 4 GB at 10,000 accounts.
+trend_windows as (
+    select
+        account_id,
+        signal_date,
+        {%- for metric in trend_metrics %}
+        sum({{ metric }}) over last_28_days as {{ metric }}_28d,
+        sum({{ metric }}) over last_90_days as {{ metric }}_90d,
+        {%- endfor %}
+        sum(case when is_seed then 0 else 1 end) over last_90_days as days_90d
+    from with_seeds
+    window
+        last_28_days as (partition by account_id order by signal_date rows between 27 preceding and current row),
+        last_90_days as (partition by account_id order by signal_date rows between 89 preceding and current row)
+),
+
 core_features_windows as (
     select
         account_id,
@@ -302,13 +314,13 @@ final as (
         {{ list_size('core_features_windows.core_features_28d_list') }} as core_features_used_28d,
         {{ count_missing('core_features_windows.core_features_prev_28d_list', 'core_features_windows.core_features_28d_list') }}
             as core_features_abandoned_28d,
-        cast(windowed.logins_28d as bigint) as logins_28d,
-        1.0 * windowed.logins_28d / nullif(windowed.seats_purchased, 0) as logins_per_seat_28d,
+        cast(trend_windows.logins_28d as bigint) as logins_28d,
+        1.0 * trend_windows.logins_28d / nullif(windowed.seats_purchased, 0) as logins_per_seat_28d,
         {%- for metric in trend_metrics %}
         -- per day over the last 28 days vs the 62 days before; null until those 62 days exist
-        case when windowed.days_90d = 90 then
-            (1.0 * windowed.{{ metric }}_28d / 28)
-            / nullif(1.0 * (windowed.{{ metric }}_90d - windowed.{{ metric }}_28d) / 62, 0) - 1
+        case when trend_windows.days_90d = 90 then
+            (1.0 * trend_windows.{{ metric }}_28d / 28)
+            / nullif(1.0 * (trend_windows.{{ metric }}_90d - trend_windows.{{ metric }}_28d) / 62, 0) - 1
         end as {{ metric }}_28d_vs_prior_62d,
         {%- endfor %}
         cast(windowed.api_calls_7d as bigint) as api_calls_7d,
@@ -356,6 +368,9 @@ final as (
     inner join core_features_windows
         on windowed.account_id = core_features_windows.account_id
         and windowed.signal_date = core_features_windows.signal_date
+    inner join trend_windows
+        on windowed.account_id = trend_windows.account_id
+        and windowed.signal_date = trend_windows.signal_date
     {%- if is_incremental() %}
     inner join scope
         on windowed.account_id = scope.account_id
