@@ -18,9 +18,27 @@ from pathlib import Path
 import duckdb
 
 from healthwatch.batches import commit_batch, open_batch, scope_summary
-from healthwatch.config import load_settings
-from healthwatch.simulator import simulate, stream
+from healthwatch.config import Settings, load_settings
+from healthwatch.simulator import SimulationSummary, simulate, stream
+from healthwatch.warehouse import ensure_change_tables
 from pipelines.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_cli_args
+
+
+def simulate_world(settings: Settings, accounts: int, days: int, seed: int) -> SimulationSummary:
+    """A fresh simulated world in the settings' warehouse, with the bookkeeping and quarantine
+    tables the dbt build reads."""
+    settings.warehouse.unlink(missing_ok=True)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        summary = simulate(
+            con,
+            accounts=accounts,
+            days=days,
+            seed=seed,
+            start_date=settings.config.simulation.start_date,
+            core_features=settings.config.product.core_features,
+        )
+        ensure_change_tables(con)
+    return summary
 
 
 def signals_run(settings, full_refresh: bool, target: Path) -> dict:
@@ -58,18 +76,9 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="healthwatch-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     settings = load_settings(env={"HEALTHWATCH_WAREHOUSE": str(workdir / "warehouse.duckdb")})
-    settings.warehouse.unlink(missing_ok=True)
 
     started = time.perf_counter()
-    with duckdb.connect(str(settings.warehouse)) as con:
-        summary = simulate(
-            con,
-            accounts=args.accounts,
-            days=args.days,
-            seed=args.seed,
-            start_date=settings.config.simulation.start_date,
-            core_features=settings.config.product.core_features,
-        )
+    summary = simulate_world(settings, args.accounts, args.days, args.seed)
     simulate_s = time.perf_counter() - started
     print(
         f"simulated {args.accounts} x {args.days} ({summary.total_rows:,} change rows) in {simulate_s:.0f} s"

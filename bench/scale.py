@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -155,7 +156,7 @@ def _brief(figures: dict[str, Any]) -> str:
     return ", ".join(f"{k}={figures[k]}" for k in keys if k in figures)
 
 
-def _reuse(workdir: Path, accounts: int, days: int, seed: int) -> dict[str, Any] | None:
+def _reuse(workdir: Path, world: dict[str, Any]) -> dict[str, Any] | None:
     """The simulate figures of an earlier run of this world in `workdir`, its warehouse reset to
     the change tables and the simulator's state (everything derived dropped); None if there is none."""
     from healthwatch.warehouse import connect, ensure_change_tables
@@ -164,7 +165,7 @@ def _reuse(workdir: Path, accounts: int, days: int, seed: int) -> dict[str, Any]
     if not done.exists() or not warehouse.exists():
         return None
     figures = json.loads(done.read_text())
-    if figures.get("world") != {"accounts": accounts, "days": days, "seed": seed}:
+    if figures.get("world") != world:
         return None
     keep = {"cdc", "sim", "main", "information_schema", "pg_catalog"}
     with connect(warehouse) as con:
@@ -180,10 +181,9 @@ def _reuse(workdir: Path, accounts: int, days: int, seed: int) -> dict[str, Any]
     return {**figures, "reused": True}
 
 
-def _world(
-    workdir: Path, accounts: int, days: int, seed: int, touch_share: float, reuse: bool = False
-) -> dict[str, Any]:
-    """simulate, full build, a 1% day, incremental run: one world's figures."""
+def _world(workdir: Path, world: dict[str, Any], touch_share: float, reuse: bool = False) -> dict[str, Any]:
+    """simulate, full build, a 1% day, incremental run: one world's figures. `world`: accounts,
+    days, seed and start_date (ISO) of the simulation."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -191,13 +191,16 @@ def _world(
         "DAGSTER_HOME": str(workdir / "dagster_home"),
         "HEALTHWATCH_CONFIG": os.environ.get("HEALTHWATCH_CONFIG", str(REPO_ROOT / "healthwatch.yml")),
     }
-    print(f"{accounts:,} accounts x {days} days in {workdir}", flush=True)
-    simulated = _reuse(workdir, accounts, days, seed) if reuse else None
+    print(
+        f"{world['accounts']:,} accounts x {world['days']} days from {world['start_date']} in {workdir}",
+        flush=True,
+    )
+    simulated = _reuse(workdir, world) if reuse else None
     if simulated is None:
         for stale in ("warehouse.duckdb", "warehouse.duckdb.wal"):
             (workdir / stale).unlink(missing_ok=True)
         shutil.rmtree(workdir / "dagster_home", ignore_errors=True)
-        simulated = _run_phase("simulate", workdir, env, accounts=accounts, days=days, seed=seed)
+        simulated = _run_phase("simulate", workdir, env, **world)
     else:
         print(f"  simulate: reused ({simulated['seconds']} s when it ran)", flush=True)
     return {
@@ -219,10 +222,16 @@ def run_scale_bench(
     """Run a tier and return its figures (see the module docstring for what each key means)."""
     spec = TIERS[tier]
     workdir = workdir or Path(tempfile.mkdtemp(prefix=f"healthwatch-scale-{tier}-"))
-    base = _world(workdir / "history-1x", spec.accounts, spec.days, seed, touch_share, reuse)
+    start = _settings(workdir).config.simulation.start_date
+    world = {"accounts": spec.accounts, "days": spec.days, "seed": seed, "start_date": start.isoformat()}
+    base = _world(workdir / "history-1x", world, touch_share, reuse)
     figures = summarize(tier, base, seed, touch_share)
     if history_check if history_check is not None else tier == "L":
-        doubled = _world(workdir / "history-2x", spec.accounts, 2 * spec.days, seed, touch_share, reuse)
+        # Twice the past, the same end: a world running past today would have its future rows
+        # quarantined by the change-row screen (source time after now).
+        earlier = (start - timedelta(days=spec.days)).isoformat()
+        doubled_world = world | {"days": 2 * spec.days, "start_date": earlier}
+        doubled = _world(workdir / "history-2x", doubled_world, touch_share, reuse)
         figures["doubled_history"] = doubled
         figures["full_build_2x_s"] = doubled["full"]["seconds"]
         figures["incremental_2x_s"] = doubled["incremental"]["seconds"]
@@ -290,7 +299,7 @@ def _settings(workdir: Path) -> "Settings":
     return load_settings(env={**os.environ, "HEALTHWATCH_WAREHOUSE": str(workdir / "warehouse.duckdb")})
 
 
-def _phase_simulate(workdir: Path, accounts: int, days: int, seed: int) -> dict[str, Any]:
+def _phase_simulate(workdir: Path, accounts: int, days: int, seed: int, start_date: str) -> dict[str, Any]:
     from healthwatch.simulator import simulate
     from healthwatch.warehouse import connect
 
@@ -309,7 +318,7 @@ def _phase_simulate(workdir: Path, accounts: int, days: int, seed: int) -> dict[
             accounts=accounts,
             days=days,
             seed=seed,
-            start_date=settings.config.simulation.start_date,
+            start_date=date.fromisoformat(start_date),
             core_features=settings.config.product.core_features,
             progress=progress,
         )
@@ -317,7 +326,7 @@ def _phase_simulate(workdir: Path, accounts: int, days: int, seed: int) -> dict[
         "seconds": round(time.perf_counter() - started, 2),
         "change_rows": summary.total_rows,
         "product_events": summary.change_rows.get("cdc.product_changes", 0),
-        "world": {"accounts": accounts, "days": days, "seed": seed},
+        "world": {"accounts": accounts, "days": days, "seed": seed, "start_date": start_date},
     }
 
 
@@ -369,34 +378,9 @@ def _phase_job(workdir: Path, job_name: str, full_refresh: bool) -> dict[str, An
     }
 
 
-def dbt_model_timings(warehouse: Path, started_after: float) -> dict[str, float]:
-    """Seconds per dbt node (models and tests) of the last dbt build on `warehouse`, from the
-    run_results.json dagster-dbt left in its invocation folder, largest first."""
-    target = REPO_ROOT / "dbt_project" / "target"
-    candidates = sorted(
-        (p for p in target.glob("*/run_results.json") if p.stat().st_mtime >= started_after),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for path in candidates:
-        results = json.loads(path.read_text())
-        dbt_vars = results["args"].get("vars") or {}
-        if isinstance(dbt_vars, str):
-            dbt_vars = json.loads(dbt_vars)
-        if dbt_vars.get("warehouse_path") != str(warehouse):
-            continue
-        timings = {r["unique_id"]: round(r["execution_time"], 2) for r in results["results"]}
-        return dict(sorted(timings.items(), key=lambda kv: kv[1], reverse=True))
-    return {}
-
-
-def dbt_node_windows(warehouse: Path, started_after: float) -> dict[str, list[float]]:
-    """When each dbt node of that build ran: [first timing start, last timing end] in epoch seconds."""
-    from datetime import datetime
-
-    def epoch(stamp: str) -> float:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-
+def _run_results(warehouse: Path, started_after: float) -> dict[str, Any] | None:
+    """The run_results.json of the last dbt build on `warehouse` that dagster-dbt left in its
+    invocation folder since `started_after` (epoch seconds), or None."""
     target = REPO_ROOT / "dbt_project" / "target"
     for path in sorted(target.glob("*/run_results.json"), key=lambda p: p.stat().st_mtime, reverse=True):
         if path.stat().st_mtime < started_after:
@@ -405,14 +389,30 @@ def dbt_node_windows(warehouse: Path, started_after: float) -> dict[str, list[fl
         dbt_vars = results["args"].get("vars") or {}
         if isinstance(dbt_vars, str):
             dbt_vars = json.loads(dbt_vars)
-        if dbt_vars.get("warehouse_path") != str(warehouse):
-            continue
-        return {
-            r["unique_id"]: [epoch(r["timing"][0]["started_at"]), epoch(r["timing"][-1]["completed_at"])]
-            for r in results["results"]
-            if r["timing"]
-        }
-    return {}
+        if dbt_vars.get("warehouse_path") == str(warehouse):
+            return results
+    return None
+
+
+def dbt_model_timings(warehouse: Path, started_after: float) -> dict[str, float]:
+    """Seconds per dbt node (models and tests) of that build, largest first."""
+    results = _run_results(warehouse, started_after) or {"results": []}
+    timings = {r["unique_id"]: round(r["execution_time"], 2) for r in results["results"]}
+    return dict(sorted(timings.items(), key=lambda kv: kv[1], reverse=True))
+
+
+def dbt_node_windows(warehouse: Path, started_after: float) -> dict[str, list[float]]:
+    """When each dbt node of that build ran: [first timing start, last timing end] in epoch seconds."""
+
+    def epoch(stamp: str) -> float:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+    results = _run_results(warehouse, started_after) or {"results": []}
+    return {
+        r["unique_id"]: [epoch(r["timing"][0]["started_at"]), epoch(r["timing"][-1]["completed_at"])]
+        for r in results["results"]
+        if r["timing"]
+    }
 
 
 def _child_main(argv: list[str]) -> None:

@@ -5,12 +5,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
-
-from bench.incremental import signals_run
+from bench.incremental import signals_run, simulate_world
 from healthwatch.config import Settings, load_settings
-from healthwatch.simulator import simulate
-from healthwatch.warehouse import ensure_change_tables
 
 
 def add_world_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,18 +26,8 @@ def built_world(args: argparse.Namespace, prefix: str) -> tuple[Settings, dict[s
     timings: dict[str, float] = {}
     if args.reuse and settings.warehouse.exists():
         return settings, timings
-    settings.warehouse.unlink(missing_ok=True)
     started = time.perf_counter()
-    with duckdb.connect(str(settings.warehouse)) as con:
-        simulate(
-            con,
-            accounts=args.accounts,
-            days=args.days,
-            seed=args.seed,
-            start_date=settings.config.simulation.start_date,
-            core_features=settings.config.product.core_features,
-        )
-        ensure_change_tables(con)  # the bookkeeping and quarantine tables the dbt build reads
+    simulate_world(settings, args.accounts, args.days, args.seed)
     timings["simulate_s"] = round(time.perf_counter() - started, 1)
     timings["signals_full_refresh_s"] = signals_run(settings, True, workdir / "target")["seconds"]
     print(f"built {args.accounts} x {args.days} (seed {args.seed}) in {workdir}: {timings}", flush=True)

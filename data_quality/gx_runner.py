@@ -3,7 +3,7 @@
 Great Expectations is imported inside the functions: it costs seconds to import.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,3 +51,28 @@ def run_suite(build_suite: Callable[[], Any], frame: pd.DataFrame) -> list[Failu
             )
         )
     return failures
+
+
+def run_suite_over(
+    build_suite: Callable[[], Any], frames: Iterable[pd.DataFrame]
+) -> tuple[int, list[Failure]]:
+    """Validate the frames one after the other, so memory stays that of one frame however many
+    rows there are; return the rows checked and the failures merged per expectation and column
+    (counts summed, the first few bad values kept)."""
+    rows = 0
+    merged: dict[tuple[str, str | None], Failure] = {}
+    for frame in frames:
+        rows += len(frame)
+        for failure in run_suite(build_suite, frame) if len(frame) else []:
+            key = (failure.expectation, failure.column)
+            before = merged.get(key)
+            if before is None:
+                merged[key] = failure
+            else:
+                merged[key] = Failure(
+                    failure.expectation,
+                    failure.column,
+                    before.unexpected_count + failure.unexpected_count,
+                    (before.examples + failure.examples)[:5],
+                )
+    return rows, list(merged.values())

@@ -54,3 +54,35 @@ def test_signal_rows_out_of_range_fail() -> None:
     }
     duplicate = pd.DataFrame([good, good])
     assert ("expect_compound_columns_to_be_unique", None) in _failed(signals_suite, duplicate)
+
+
+def test_a_full_refresh_is_validated_in_parts_with_failures_summed(tmp_path, monkeypatch) -> None:
+    import duckdb
+
+    from data_quality import suites
+
+    rows = []
+    for account in range(6):
+        for day in range(3):
+            row = dict.fromkeys(suites.SIGNAL_NOT_NEGATIVE, 1) | {
+                "account_id": f"a{account}", "signal_date": pd.Timestamp("2026-01-05") + pd.Timedelta(days=day),
+                "api_error_rate_7d": 0.1, "survey_response_rate_90d": 0.5, "nps_score_last": 8, "arr": 100.0,
+            }  # fmt: skip
+            rows.append(row)
+    rows[1]["logins_7d"] = -1  # account a0
+    rows[16]["logins_7d"] = -3  # account a5
+    rows.append(rows[7] | {})  # a duplicate day of account a2
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema signals")
+    con.register("signal_rows", pd.DataFrame(rows))
+    con.execute("create table signals.account_signals_daily as select * from signal_rows")
+    monkeypatch.setattr(suites, "SIGNAL_PART_ROWS", 4)
+
+    outcome = suites.validate_signals(con, full_refresh=True)
+
+    assert outcome.rows_checked == len(rows)
+    assert not outcome.passed
+    by_key = {(f.expectation, f.column): f for f in outcome.failures}
+    assert by_key[("expect_column_values_to_be_between", "logins_7d")].unexpected_count == 2
+    assert sorted(by_key[("expect_column_values_to_be_between", "logins_7d")].examples) == ["-1", "-3"]
+    assert ("expect_compound_columns_to_be_unique", None) in by_key
