@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -68,6 +69,13 @@ def _simulate(settings: Settings, accounts: int, days: int, seed: int, replace: 
     if replace and settings.warehouse.exists():
         settings.warehouse.unlink()
         shutil.rmtree(settings.data_dir / "outbox", ignore_errors=True)
+    last_day = settings.config.simulation.start_date + timedelta(days=days - 1)
+    if last_day > date.today():
+        console.print(
+            f"[yellow]warning:[/yellow] this world runs to {last_day}, past today: the change-row screen "
+            "quarantines rows dated after now, so `healthwatch run` will refuse its future days. "
+            "Simulate fewer days, or set simulation.start_date earlier in healthwatch.yml."
+        )
     with connect(settings.warehouse) as con, _day_progress("Simulating") as progress:
         task = progress.add_task("simulate", total=days)
         summary = run_simulation(

@@ -102,3 +102,16 @@ def test_run_before_build_names_the_step(small_warehouse, tmp_path) -> None:
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_simulating_past_today_warns_that_the_future_days_will_be_quarantined(tmp_path) -> None:
+    from datetime import date
+
+    from healthwatch.config import load_settings
+
+    start = load_settings(env={}, cwd=REPO_ROOT).config.simulation.start_date
+    days = (date.today() - start).days + 10
+    env = {"HEALTHWATCH_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    result = run_cli("simulate", "--accounts", "20", "--days", str(days), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "past today" in result.stdout and "simulation.start_date" in result.stdout
