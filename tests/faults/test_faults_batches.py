@@ -60,7 +60,9 @@ def test_shuffled_and_duplicated_batches_equal_one_clean_delivery(
 
 def test_late_pieces_lose_no_alert_and_double_none(world_copy, dagster_instance, tmp_path) -> None:
     """Runs between late pieces judge a day that is still arriving: they may raise an alert that a
-    complete day would not (it then resolves on its own), but never lose or double one."""
+    complete day would not (it then resolves on its own), or a more severe one (severity never
+    drops while live) that inhibits a lower alert — suppressed, still on record — but they never
+    lose or double one, and every account the complete day gives a CRM task still has one."""
     clean, rows = _streamed_day(world_copy, tmp_path)
     run_job("rescore_job", clean, instance=dagster_instance)
 
@@ -73,9 +75,27 @@ def test_late_pieces_lose_no_alert_and_double_none(world_copy, dagster_instance,
     def keys(settings) -> set[tuple]:
         return {(account, kind) for account, kind, *_ in live_alerts(settings)}
 
-    assert keys(clean) <= keys(world_copy)
+    def kept(settings) -> set[tuple]:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            return set(
+                con.execute(
+                    "select account_id, alert_type from alerts.health_alerts "
+                    "where status in ('open', 'acknowledged', 'suppressed')"
+                ).fetchall()
+            )
+
+    def task_accounts(settings) -> set[str]:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+            return {
+                account
+                for (account,) in con.execute(
+                    "select distinct h.account_id from alerts.crm_tasks t join alerts.health_alerts h using (alert_id)"
+                ).fetchall()
+            }
+
+    assert keys(clean) <= kept(world_copy)
     assert duplicate_live_keys(world_copy) == []
-    assert set(tasks(clean)) <= set(tasks(world_copy))
+    assert task_accounts(clean) <= task_accounts(world_copy)
 
 
 def test_a_resnapshot_of_the_crm_changes_nothing(world_copy, dagster_instance) -> None:
