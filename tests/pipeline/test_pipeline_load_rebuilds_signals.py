@@ -10,7 +10,7 @@ from tests_support import rounded_rows, settings_at, simulate_into
 
 # A current-state extract (CSV / Parquet) has each account as it is now: what changed over time
 # (ARR, seats, and what derives from them) can only come through a change log.
-ACCOUNT_HISTORY = {"arr", "seats_purchased", "seat_utilisation", "segment", "csm_id"}
+ACCOUNT_HISTORY = {"arr", "seats_purchased", "seat_utilisation", "logins_per_seat_28d", "segment", "csm_id"}
 
 
 def _signals(warehouse, skip: set[str] = frozenset()) -> list[tuple]:
