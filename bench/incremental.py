@@ -19,7 +19,7 @@ import duckdb
 
 from healthwatch.batches import commit_batch, open_batch, scope_summary
 from healthwatch.config import Settings, load_settings
-from healthwatch.simulator import SimulationSummary, simulate, stream
+from healthwatch.simulator import SimulationSummary, simulate_configured, stream
 from healthwatch.warehouse import ensure_change_tables
 from pipelines.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_cli_args
 
@@ -29,14 +29,7 @@ def simulate_world(settings: Settings, accounts: int, days: int, seed: int) -> S
     tables the dbt build reads."""
     settings.warehouse.unlink(missing_ok=True)
     with duckdb.connect(str(settings.warehouse)) as con:
-        summary = simulate(
-            con,
-            accounts=accounts,
-            days=days,
-            seed=seed,
-            start_date=settings.config.simulation.start_date,
-            core_features=settings.config.product.core_features,
-        )
+        summary = simulate_configured(con, settings, accounts=accounts, days=days, seed=seed)
         ensure_change_tables(con)
     return summary
 

@@ -56,7 +56,7 @@ def _day_progress(description: str) -> Progress:
 
 
 def _simulate(settings: Settings, accounts: int, days: int, seed: int, replace: bool) -> None:
-    from healthwatch.simulator import simulate as run_simulation
+    from healthwatch.simulator import simulate_configured
 
     if settings.warehouse.exists() and not replace:
         with connect(settings.warehouse) as con:
@@ -78,13 +78,12 @@ def _simulate(settings: Settings, accounts: int, days: int, seed: int, replace: 
         )
     with connect(settings.warehouse) as con, _day_progress("Simulating") as progress:
         task = progress.add_task("simulate", total=days)
-        summary = run_simulation(
+        summary = simulate_configured(
             con,
+            settings,
             accounts=accounts,
             days=days,
             seed=seed,
-            start_date=settings.config.simulation.start_date,
-            core_features=settings.config.product.core_features,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     rows = sum(summary.change_rows.values())

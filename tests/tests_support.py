@@ -17,18 +17,11 @@ def settings_at(warehouse: Path) -> Settings:
 
 
 def simulate_into(settings: Settings, accounts: int, days: int, seed: int) -> None:
-    from healthwatch.simulator import simulate
+    from healthwatch.simulator import simulate_configured
     from healthwatch.warehouse import connect
 
     with connect(settings.warehouse) as con:
-        simulate(
-            con,
-            accounts=accounts,
-            days=days,
-            seed=seed,
-            start_date=settings.config.simulation.start_date,
-            core_features=settings.config.product.core_features,
-        )
+        simulate_configured(con, settings, accounts=accounts, days=days, seed=seed)
 
 
 def rounded_rows(rows: list[tuple]) -> list[tuple]:
