@@ -21,7 +21,7 @@ import dagster as dg
 import duckdb
 
 from healthwatch.config import Settings, load_settings
-from healthwatch.simulator import simulate
+from healthwatch.simulator import simulate_configured
 from healthwatch.warehouse import connect, data_clock
 from pipelines.daemon import running_daemon
 from pipelines.run import instance_for, run_job
@@ -114,8 +114,7 @@ def run_latency_bench(
     settings = load_settings(env={"HEALTHWATCH_WAREHOUSE": str(workdir / "warehouse.duckdb")})
     settings.warehouse.unlink(missing_ok=True)
     with connect(settings.warehouse) as con:
-        simulate(con, accounts=accounts, days=days, seed=seed, start_date=settings.config.simulation.start_date,
-                 core_features=settings.config.product.core_features)  # fmt: skip
+        simulate_configured(con, settings, accounts=accounts, days=days, seed=seed)
     with instance_for(settings) as instance:
         run_job("healthwatch_job", settings, instance=instance, log_path=workdir / "build.log")
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
