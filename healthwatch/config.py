@@ -101,6 +101,9 @@ class WarehouseConfig(_Strict):
     threads: int | None = Field(None, ge=1, le=256)
     # None: `<warehouse>.tmp` beside the warehouse file; a relative path is from the warehouse's folder.
     temp_directory: str | None = None
+    # The signal marts are rebuilt in parts of whole accounts of at most this many account-days:
+    # their windows hold a part in memory (about 1.2 GB per million account-days) and cannot spill.
+    signals_part_account_days: int = Field(1_000_000, ge=1_000)
 
 
 class ProductConfig(_Strict):

@@ -24,6 +24,7 @@ def dbt_vars(settings: Settings) -> dict[str, object]:
         "core_features": list(settings.config.product.core_features),
         "churn_definition": settings.config.churn.definition,
         "churn_inactive_days": settings.config.churn.inactive_days,
+        "signals_part_account_days": settings.config.warehouse.signals_part_account_days,
         # DuckDB memory limit, threads and spill folder, read by profiles.yml (`settings:`).
         **{f"duckdb_{name}": value for name, value in settings.duckdb_settings.items()},
     }

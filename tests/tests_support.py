@@ -1,5 +1,6 @@
 """Helpers shared by the test folders (importable as `tests_support`)."""
 
+import dataclasses
 from pathlib import Path
 
 from healthwatch.config import Settings, load_settings
@@ -14,6 +15,12 @@ def settings_at(warehouse: Path) -> Settings:
     """Settings for a warehouse file, with the repo's healthwatch.yml, without touching os.environ."""
     env = {"HEALTHWATCH_WAREHOUSE": str(warehouse), "HEALTHWATCH_CONFIG": str(REPO_ROOT / "healthwatch.yml")}
     return load_settings(env=env, cwd=REPO_ROOT)
+
+
+def in_parts(settings: Settings, account_days: int) -> Settings:
+    """The same settings with the signal marts rebuilt in parts of at most `account_days`."""
+    warehouse = settings.config.warehouse.model_copy(update={"signals_part_account_days": account_days})
+    return dataclasses.replace(settings, config=settings.config.model_copy(update={"warehouse": warehouse}))
 
 
 def simulate_into(settings: Settings, accounts: int, days: int, seed: int) -> None:

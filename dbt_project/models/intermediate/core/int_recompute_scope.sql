@@ -6,6 +6,9 @@
 --     gone inactive and came back gets its missing days);
 --   rolled: the data clock moved on; from the first new day, for every account, so that an
 --     account that went quiet is noticed too.
+-- The signal marts are rebuilt one `part` at a time (macros/parts.sql): whole accounts, in
+-- account order, at most var('signals_part_account_days') account-days each (the rebuilt days
+-- and the 89 read before them), so that their windows fit in memory at any history length.
 {%- set built = built_signals_relation() %}
 with pending as (
     select * from {{ ref('int_pending_changes') }}
@@ -102,6 +105,27 @@ final as (
     ) as candidates
     group by account_id
     {%- endif %}
+),
+
+sized as (
+    select
+        final.*,
+        {{ dbt.datediff(
+            'greatest(' ~ dbt.dateadd('day', -89, 'final.recompute_from') ~ ', clock.first_date)',
+            'clock.as_of_date', 'day'
+        ) }} + 1 as account_days
+    from final
+    cross join clock
+),
+
+parted as (
+    select
+        account_id,
+        recompute_from,
+        usage_recompute_from,
+        has_changes,
+        {{ build_part('account_id', 'account_days') }} as part
+    from sized
 )
 
-select * from final
+select * from parted

@@ -4,16 +4,23 @@
 -- quiet Sunday is judged against its other Sundays); for 7-day sums they are four disjoint
 -- prior weeks. A 20% dip is then judged against this account's normal, not a global number.
 --
--- Incremental like account_signals_daily: rebuilt from recompute_from, reading the 28 days before.
+-- Incremental like account_signals_daily: rebuilt from recompute_from, reading the 28 days before,
+-- one part of the scope at a time.
 -- depends_on: {{ ref('int_recompute_scope') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_recompute_scope('signal_date') }}"
+    pre_hook=["{{ set_build_part(0) }}", "{{ delete_recompute_scope('signal_date') }}"],
+    post_hook="{{ build_remaining_parts() }}"
 ) }}
 {%- set metrics = ['logins', 'logins_7d', 'active_users_7d', 'core_feature_uses_7d', 'session_minutes_7d', 'tickets_7d'] %}
 {%- set lookback_days = 28 %}
-with signals as (
+with scope as (
+    select * from {{ ref('int_recompute_scope') }}
+    where part = {{ current_part() }}
+),
+
+signals as (
     select
         signals.account_id,
         signals.signal_date,
@@ -21,10 +28,10 @@ with signals as (
         signals.{{ metric }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ ref('account_signals_daily') }} as signals
-    {%- if is_incremental() %}
-    inner join {{ ref('int_recompute_scope') }} as scope
+    inner join scope
         on signals.account_id = scope.account_id
         and signals.signal_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
+    {%- if is_incremental() %}
     where signals.signal_date >= {{ scope_start(lookback_days) }}
     {%- endif %}
 ),
@@ -70,11 +77,9 @@ final as (
             as {{ metric }}_robust_z{% if not loop.last %},{% endif %}
         {%- endfor %}
     from stats
-    {%- if is_incremental() %}
-    inner join {{ ref('int_recompute_scope') }} as scope
+    inner join scope
         on stats.account_id = scope.account_id
         and stats.signal_date >= scope.recompute_from
-    {%- endif %}
 )
 
 select * from final

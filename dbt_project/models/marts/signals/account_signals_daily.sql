@@ -5,32 +5,30 @@
 -- Incremental: a run deletes and rebuilds, per account in int_recompute_scope, the days from
 -- recompute_from on. They are computed from the daily facts of the 89 days before (the longest
 -- window is 90 days); values carried forward without a window (the last NPS answer, the last
--- login) are seeded from the row kept just before the rebuilt range.
+-- login) are seeded from the row kept just before the rebuilt range. A full refresh is the
+-- same with every account in scope from the first day. The scope is built one part of whole
+-- accounts at a time (macros/parts.sql), so the windows below hold one part in memory.
 -- depends_on: {{ ref('int_recompute_scope') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_recompute_scope('signal_date') }}"
+    pre_hook=["{{ set_build_part(0) }}", "{{ delete_recompute_scope('signal_date') }}"],
+    post_hook="{{ build_remaining_parts() }}"
 ) }}
 {%- set lookback_days = 89 %}
 {#- each account's own longer normal: the last 28 days against the 62 days before them #}
 {%- set trend_metrics = ['logins', 'session_minutes', 'core_feature_uses', 'team_active_users'] %}
 with scope as (
-    {%- if is_incremental() %}
     select * from {{ ref('int_recompute_scope') }}
-    {%- else %}
-    select cast(null as varchar) as account_id, cast(null as date) as recompute_from where false
-    {%- endif %}
+    where part = {{ current_part() }}
 ),
 
 account_days as (
     select account_days.*
     from {{ ref('int_account_days') }} as account_days
-    {%- if is_incremental() %}
     inner join scope
         on account_days.account_id = scope.account_id
         and account_days.signal_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
-    {%- endif %}
 ),
 
 account_versions as (
@@ -43,30 +41,50 @@ contracts as (
 ),
 
 usage as (
-    select * from {{ ref('int_usage_daily') }}
+    select usage.*
+    from {{ ref('int_usage_daily') }} as usage
+    inner join scope
+        on usage.account_id = scope.account_id
+        and usage.activity_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
     {%- if is_incremental() %}
-    where activity_date >= {{ scope_start(lookback_days) }}
+    -- a literal bound as well, which skips old row groups before the join
+    where usage.activity_date >= {{ scope_start(lookback_days) }}
     {%- endif %}
 ),
 
 support as (
-    select * from {{ ref('int_support_daily') }}
+    select support.*
+    from {{ ref('int_support_daily') }} as support
+    inner join scope
+        on support.account_id = scope.account_id
+        and support.activity_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
     {%- if is_incremental() %}
-    where activity_date >= {{ scope_start(lookback_days) }}
+    -- a literal bound as well, which skips old row groups before the join
+    where support.activity_date >= {{ scope_start(lookback_days) }}
     {%- endif %}
 ),
 
 engagement as (
-    select * from {{ ref('int_engagement_daily') }}
+    select engagement.*
+    from {{ ref('int_engagement_daily') }} as engagement
+    inner join scope
+        on engagement.account_id = scope.account_id
+        and engagement.activity_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
     {%- if is_incremental() %}
-    where activity_date >= {{ scope_start(lookback_days) }}
+    -- a literal bound as well, which skips old row groups before the join
+    where engagement.activity_date >= {{ scope_start(lookback_days) }}
     {%- endif %}
 ),
 
 crm as (
-    select * from {{ ref('int_crm_daily') }}
+    select crm.*
+    from {{ ref('int_crm_daily') }} as crm
+    inner join scope
+        on crm.account_id = scope.account_id
+        and crm.activity_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
     {%- if is_incremental() %}
-    where activity_date >= {{ scope_start(lookback_days) }}
+    -- a literal bound as well, which skips old row groups before the join
+    where crm.activity_date >= {{ scope_start(lookback_days) }}
     {%- endif %}
 ),
 
@@ -371,14 +389,10 @@ final as (
     inner join trend_windows
         on windowed.account_id = trend_windows.account_id
         and windowed.signal_date = trend_windows.signal_date
-    {%- if is_incremental() %}
     inner join scope
         on windowed.account_id = scope.account_id
         and windowed.signal_date >= scope.recompute_from
     where not windowed.is_seed
-    {%- else %}
-    where not windowed.is_seed
-    {%- endif %}
 )
 
 select * from final

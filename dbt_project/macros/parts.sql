@@ -1,0 +1,70 @@
+{#-
+  The signal marts are rebuilt in parts of whole accounts. A window function holds all of its
+  input in memory and DuckDB cannot spill it to disk, so one statement over every account-day
+  needs memory in proportion to the history (about 1.2 GB per million account-days): a full
+  refresh of 10,000 accounts over two years does not fit in 4 GB. Built in parts, the memory a
+  statement needs is bounded by var('signals_part_account_days') whatever the history.
+
+  How: int_recompute_scope numbers the parts (build_part). A model built in parts reads only the
+  scope rows of current_part(); its pre-hook starts at part 0, its own statement builds part 0,
+  and its post-hook (build_remaining_parts) runs the same compiled statement again for each
+  later part, inside the same transaction (a crash leaves no half-built table).
+  Server engines spill windows, so on other adapters everything is one part.
+-#}
+
+{#- The part of an account (rows in `order_column` order; `size_column` account-days each). -#}
+{% macro build_part(order_column, size_column) -%}
+    {{ return(adapter.dispatch('build_part')(order_column, size_column)) }}
+{%- endmacro %}
+
+{% macro duckdb__build_part(order_column, size_column) -%}
+    cast(floor(
+        1.0 * (sum({{ size_column }}) over (order by {{ order_column }} rows unbounded preceding) - {{ size_column }})
+        / {{ var('signals_part_account_days') }}
+    ) as integer)
+{%- endmacro %}
+
+{% macro default__build_part(order_column, size_column) -%}
+    0
+{%- endmacro %}
+
+{#- The part the running statement builds (0 outside a build in parts, e.g. in a unit test). -#}
+{% macro current_part() -%}
+    {{ return(adapter.dispatch('current_part')()) }}
+{%- endmacro %}
+
+{% macro duckdb__current_part() -%}
+    coalesce(getvariable('healthwatch_build_part'), 0)
+{%- endmacro %}
+
+{% macro default__current_part() -%}
+    0
+{%- endmacro %}
+
+{#- Sets the part to build; the pre-hook sets 0, which the model's own statement builds. -#}
+{% macro set_build_part(part=0) -%}
+    {{ return(adapter.dispatch('set_build_part')(part)) }}
+{%- endmacro %}
+
+{% macro duckdb__set_build_part(part) -%}
+    set variable healthwatch_build_part = {{ part }}
+{%- endmacro %}
+
+{% macro default__set_build_part(part) -%}
+{%- endmacro %}
+
+{#- Post-hook: the model's statement again for every later part of the scope. -#}
+{% macro build_remaining_parts() -%}
+    {%- if execute -%}
+        {%- set result = run_query("select max(part) from " ~ ref('int_recompute_scope')) -%}
+        {%- set last = result.columns[0].values()[0] -%}
+        {#- by name: a contract orders the table's columns, not the statement -#}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='quoted') | join(', ') -%}
+        {%- for part in range(1, (last or 0) + 1) -%}
+            {%- do run_query(set_build_part(part)) -%}
+            {%- do run_query("insert into " ~ this ~ " (" ~ columns ~ ") select " ~ columns
+                ~ " from (" ~ model.compiled_code ~ ") as part_rows") -%}
+            {%- do log(this ~ ": part " ~ (part + 1) ~ " of " ~ (last + 1) ~ " built", info=true) -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
