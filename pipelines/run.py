@@ -119,6 +119,7 @@ def _failure_message(result: dg.ExecuteInProcessResult, job_name: str) -> str:
     for failure in failures:
         error = failure.step_failure_data.error
         cause = error.cause if error and error.cause else error
-        message = cause.message.strip().splitlines()[-1] if cause else "unknown error"
+        # The first line: the error itself (DuckDB's own messages end with advice and a link).
+        message = cause.message.strip().splitlines()[0] if cause else "unknown error"
         lines.append(f"step {failure.step_key} of {job_name} failed: {message}")
     return "; ".join(lines)
