@@ -50,13 +50,12 @@ def _zone(name: str) -> ZoneInfo:
 
 @lru_cache(maxsize=64)
 def _holidays(country: str) -> holidays.HolidayBase:
-    try:
-        return holidays.country_holidays(country)
-    except NotImplementedError as exc:
+    if country not in holidays.list_supported_countries():
         raise HealthwatchError(
             f"no holiday calendar for country {country!r}",
             "use an ISO 3166 code the `holidays` library knows (US, GB, DE, AU, ...)",
-        ) from exc
+        )
+    return holidays.country_holidays(country)
 
 
 def public_holidays(country: str) -> holidays.HolidayBase:
