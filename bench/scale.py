@@ -307,7 +307,7 @@ def _settings(workdir: Path) -> "Settings":
 def _phase_simulate(
     workdir: Path, accounts: int, days: int, seed: int, start_date: str, event_sample: float = 1.0
 ) -> dict[str, Any]:
-    from healthwatch.simulator import simulate
+    from healthwatch.simulator import simulate_configured
     from healthwatch.warehouse import connect
 
     settings = _settings(workdir)
@@ -320,22 +320,20 @@ def _phase_simulate(
             print(f"simulated {done}/{total} days, {last[0] - started:.0f} s", flush=True)
 
     with connect(settings.warehouse) as con:
-        summary = simulate(
+        summary = simulate_configured(
             con,
+            settings,
             accounts=accounts,
             days=days,
             seed=seed,
-            start_date=date.fromisoformat(start_date),
-            core_features=settings.config.product.core_features,
             progress=progress,
+            start_date=date.fromisoformat(start_date),
             event_sample=event_sample,
         )
-    world = {"accounts": accounts, "days": days, "seed": seed, "start_date": start_date}
     return {
         "seconds": round(time.perf_counter() - started, 2),
         "change_rows": summary.total_rows,
         "product_events": summary.change_rows.get("cdc.product_changes", 0),
-        "world": world | ({"event_sample": event_sample} if event_sample < 1.0 else {}),
     }
 
 
@@ -427,7 +425,8 @@ def dbt_node_windows(warehouse: Path, started_after: float) -> dict[str, list[fl
 def _child_main(argv: list[str]) -> None:
     name, workdir, params, out = argv[0], Path(argv[1]), json.loads(argv[2]), Path(argv[3])
     if name == "simulate":
-        figures = _phase_simulate(workdir, **params)
+        # the world as the parent described it: what a later --reuse-world compares against
+        figures = {**_phase_simulate(workdir, **params), "world": params}
     elif name == "stream":
         figures = _phase_stream(workdir, **params)
     elif name == "full":

@@ -4,6 +4,7 @@
 `simulate_configured` is `simulate` with the start date and core features of the settings.
 """
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -22,16 +23,20 @@ def simulate_configured(
     days: int,
     seed: int,
     progress: Progress | None = None,
+    start_date: date | None = None,
+    event_sample: float = 1.0,
 ) -> SimulationSummary:
-    """A new world from `simulation.start_date` with the configured core features."""
+    """A new world from `start_date` (default `simulation.start_date`) with the configured core
+    features; `event_sample` as in `simulate`."""
     return simulate(
         con,
         accounts=accounts,
         days=days,
         seed=seed,
-        start_date=settings.config.simulation.start_date,
+        start_date=start_date or settings.config.simulation.start_date,
         core_features=settings.config.product.core_features,
         progress=progress,
+        event_sample=event_sample,
     )
 
 
