@@ -86,6 +86,9 @@ class ModelConfig(_Strict):
     num_boost_round: int = Field(300, ge=10)
     early_stopping_rounds: int = Field(30, ge=5)
     min_training_positives: int = Field(10, ge=1)
+    # Above this many snapshots in signals.account_features, training reads a fixed sample of whole
+    # accounts that fits in it (ml.features.sample_accounts): about 1.6 GB of memory per 5 M rows.
+    max_training_snapshots: int = Field(1_000_000, ge=1_000)
 
 
 class WarehouseConfig(_Strict):

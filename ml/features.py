@@ -4,7 +4,9 @@ Features come from the mart as it stood at each snapshot date (the mart is point
 construction); labels come only from `signals.accounts.churned_at`.
 """
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import duckdb
@@ -109,13 +111,65 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def load_snapshots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every row of `signals.account_features`, typed for the model, ordered by date and account."""
+def load_snapshots(con: duckdb.DuckDBPyConnection, account_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows of `signals.account_features` (all, or those of `account_ids`), typed for the
+    model, ordered by date and account."""
     _check_columns(con)
+    only, params = "", []
+    if account_ids is not None:
+        only, params = "where account_id in (select unnest(?::varchar[]))", [list(account_ids)]
     frame = con.execute(
-        f"select {_select_list()} from {FEATURES_TABLE} order by snapshot_date, account_id"
+        f"select {_select_list()} from {FEATURES_TABLE} {only} order by snapshot_date, account_id", params
     ).df()
     return _typed(frame)
+
+
+def _sample_key(account_id: str) -> bytes:
+    # A hash, not the id's order: ids are often assigned in signup order, which would bias a prefix.
+    return hashlib.blake2b(account_id.encode(), digest_size=8).digest()
+
+
+@dataclass(frozen=True)
+class SnapshotSample:
+    """Whole accounts whose snapshots, together, stay within a row budget."""
+
+    account_ids: list[str]
+    rows: int
+    accounts_available: int
+    rows_available: int
+
+    def describe(self) -> dict[str, int]:
+        return {
+            "accounts": len(self.account_ids),
+            "rows": self.rows,
+            "accounts_available": self.accounts_available,
+            "rows_available": self.rows_available,
+        }
+
+
+def sample_accounts(con: duckdb.DuckDBPyConnection, max_rows: int) -> SnapshotSample | None:
+    """Accounts to train on when `signals.account_features` holds more than `max_rows` snapshots
+    (None: it does not, use them all).
+
+    Accounts are taken whole, in the order of a hash of their id, until the next one's snapshots
+    would pass `max_rows`: the sample does not change between runs unless the accounts do, every sampled
+    account keeps its whole history, and which accounts are in it does not depend on their
+    segment, age or outcome. Training memory and time then stop growing with accounts × history.
+    """
+    _check_columns(con)
+    counts = con.execute(
+        f"select cast(account_id as varchar), count(*) from {FEATURES_TABLE} group by 1"
+    ).fetchall()
+    total = sum(n for _, n in counts)
+    if total <= max_rows:
+        return None
+    chosen, rows = [], 0
+    for account_id, n in sorted(counts, key=lambda row: _sample_key(row[0])):
+        if rows + n > max_rows:
+            break
+        chosen.append(account_id)
+        rows += n
+    return SnapshotSample(sorted(chosen), rows, len(counts), total)
 
 
 def latest_snapshots(

@@ -14,7 +14,7 @@ from healthwatch.config import Settings
 from healthwatch.warehouse import data_clock
 from ml import registry
 from ml.evaluate import HEALTH_CLASSES
-from ml.features import build_training_set, load_accounts, load_snapshots
+from ml.features import build_training_set, load_accounts, load_snapshots, sample_accounts
 from ml.score import score_accounts
 from ml.train import TrainingRun, train_model
 
@@ -68,14 +68,18 @@ def register_run(models_dir: Path, run: TrainingRun, num_threads: int = 1) -> Tr
 def train_and_promote(
     con: duckdb.DuckDBPyConnection, settings: Settings, clock: datetime | None = None
 ) -> TrainingResult:
-    """Train on every labelled snapshot as of the data clock, register the model, promote it if it is
-    not worse than the current one on the same holdout rows."""
+    """Train on the labelled snapshots as of the data clock (all of them, or a sample of whole
+    accounts above `model.max_training_snapshots`), register the model, promote it if it is not
+    worse than the current one on the same holdout rows."""
     clock = data_clock(con) if clock is None else clock
     horizon = settings.config.churn.horizon_days
     started = time.perf_counter()
-    training_set = build_training_set(load_snapshots(con), load_accounts(con), horizon, clock)
+    sample = sample_accounts(con, settings.config.model.max_training_snapshots)
+    snapshots = load_snapshots(con, None if sample is None else sample.account_ids)
+    training_set = build_training_set(snapshots, load_accounts(con), horizon, clock)
+    del snapshots
     loaded = time.perf_counter()
-    run = train_model(training_set, settings.config.model, horizon, clock)
+    run = train_model(training_set, settings.config.model, horizon, clock, sample=sample)
     trained = time.perf_counter()
     result = register_run(settings.models_dir, run, settings.config.model.num_threads)
     timings = {

@@ -32,7 +32,7 @@ from healthwatch.config import ModelConfig
 from healthwatch.errors import HealthwatchError
 from ml.calibration import fit_calibrator
 from ml.evaluate import ThresholdPolicy, choose_thresholds, holdout_metrics
-from ml.features import CATEGORIES, MODEL_COLUMNS, model_matrix, to_naive_utc
+from ml.features import CATEGORIES, MODEL_COLUMNS, SnapshotSample, model_matrix, to_naive_utc
 from ml.model import ChurnModel, content_version
 
 VALID_FRACTION = 0.25
@@ -168,9 +168,10 @@ def train_model(
     horizon_days: int,
     trained_at: datetime,
     policy: ThresholdPolicy | None = None,
+    sample: SnapshotSample | None = None,
 ) -> TrainingRun:
     """Fit, calibrate, choose thresholds (by `policy`, default ThresholdPolicy()) and measure one
-    model on a labelled training set."""
+    model on a labelled training set (`sample`: the accounts it was drawn from, for the metadata)."""
     policy = ThresholdPolicy() if policy is None else policy
     total_positives = int(training_set["label"].sum())
     if total_positives < config.min_training_positives:
@@ -225,6 +226,8 @@ def train_model(
         "calibration_window": _window(parts["calibration"], split.calibration_dates),
         "holdout_window": _window(parts["holdout"], split.holdout_dates),
         "split": split.describe(),
+        # None: every account's snapshots; otherwise the whole accounts training was limited to.
+        "sample": None if sample is None else sample.describe(),
         "calibration": {
             "method": calibrator.method,
             "rows": len(y_cal),

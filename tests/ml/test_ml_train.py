@@ -7,6 +7,7 @@ import pytest
 
 from healthwatch.config import ModelConfig
 from healthwatch.errors import HealthwatchError
+from ml import registry
 from ml.calibration import (
     ISOTONIC_MIN_POSITIVES,
     CenteredIsotonicCalibrator,
@@ -22,7 +23,7 @@ from ml.evaluate import (
     choose_thresholds,
     lowest_threshold_with_precision,
 )
-from ml.features import build_training_set, load_accounts, load_snapshots
+from ml.features import build_training_set, load_accounts, load_snapshots, sample_accounts
 from ml.pipeline import train_and_promote
 from ml.train import time_split, train_model
 
@@ -92,6 +93,7 @@ def test_metadata_documents_the_model(run):
     ):
         assert key in meta, key
     assert meta["calibration"]["evaluated_on_calibration_rows"] is False
+    assert meta["sample"] is None  # every account's snapshots
     assert meta["lightgbm"]["params"]["deterministic"] is True
     assert meta["lightgbm"]["params"]["num_threads"] == 1
     assert (
@@ -187,6 +189,29 @@ def test_trained_model_stores_its_threshold_policy_and_respects_the_floors(run, 
     cal = training_set.loc[training_set["snapshot_date"].isin(run.split.calibration_dates)]
     assert run.model.thresholds.at_risk >= 2 * cal["label"].mean() - 1e-12
     assert run.model.thresholds.critical >= min(max(2 * run.model.thresholds.at_risk, 0.25), 0.5) - 1e-12
+
+
+def test_training_above_the_snapshot_budget_reads_a_fixed_sample_of_whole_accounts(
+    tmp_path, synthetic, world
+):
+    settings = synthetic.make_settings(tmp_path, max_training_snapshots=5_000)
+    synthetic.write_world(settings.warehouse, world)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        everything = load_snapshots(con)
+        assert sample_accounts(con, len(everything)) is None  # within the budget: no sample
+        sample = sample_accounts(con, 5_000)
+        assert sample == sample_accounts(con, 5_000)  # the same accounts every run
+        result = train_and_promote(con, settings)
+
+    per_account = everything.groupby("account_id").size()
+    assert sample.rows_available == len(everything) and sample.accounts_available == len(per_account)
+    # Whole accounts, as many as fit: the next account in hash order would have passed the budget.
+    assert sample.rows == per_account[sample.account_ids].sum() <= 5_000
+    assert sample.rows > 5_000 - per_account.max()
+    assert sample.account_ids != sorted(per_account.index)[: len(sample.account_ids)]  # not an id prefix
+    metadata = registry.load_model(settings.models_dir, result.version).metadata
+    assert metadata["sample"] == sample.describe()
+    assert result.rows["labelled"] <= sample.rows < len(everything)
 
 
 @pytest.mark.parametrize("positives", [40, ISOTONIC_MIN_POSITIVES + 50])
