@@ -95,12 +95,15 @@ def _tree_rss(pid: int) -> dict[str, int]:
     return by_kind
 
 
-def _peak_by_node(timeline: list[tuple[float, int, int]], windows: dict[str, list[float]]) -> dict[str, int]:
-    """Per dbt node, the highest dbt-process RSS sampled while it ran (other nodes may have run
-    beside it: dbt uses two threads), largest first."""
+def _peak_by_window(
+    timeline: list[tuple[float, int, int]], windows: dict[str, list[float]], column: int
+) -> dict[str, int]:
+    """Per named time window (a dbt node, a Dagster step), the highest RSS sampled while it ran
+    (column 1: the whole tree, 2: the dbt process; other nodes or steps may have run beside it),
+    largest first."""
     peaks = {
-        node: max((dbt for t, _, dbt in timeline if start <= t <= end), default=0)
-        for node, (start, end) in windows.items()
+        name: max((sample[column] for sample in timeline if start <= sample[0] <= end), default=0)
+        for name, (start, end) in windows.items()
     }
     return dict(sorted(peaks.items(), key=lambda kv: kv[1], reverse=True))
 
@@ -145,8 +148,10 @@ def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> 
     figures["peak_rss_bytes_by_process"] = peak_by_kind
     if figures.get("dbt_node_windows"):
         figures["dbt_peak_rss_by_node"] = dict(
-            list(_peak_by_node(timeline, figures.pop("dbt_node_windows")).items())[:15]
+            list(_peak_by_window(timeline, figures.pop("dbt_node_windows"), column=2).items())[:15]
         )
+    if figures.get("step_windows"):
+        figures["peak_rss_by_step"] = _peak_by_window(timeline, figures.pop("step_windows"), column=1)
     figures["loadavg_1m_before"] = round(load_before, 2)
     figures["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     out.write_text(json.dumps(figures, indent=2) + "\n")
@@ -278,6 +283,7 @@ def summarize(tier: str, base: dict[str, Any], seed: int, touch_share: float) ->
             if name in ("full", "incremental")
         },
         "dbt_peak_rss_by_node_full": full.get("dbt_peak_rss_by_node"),
+        "peak_rss_by_step": {name: base[name].get("peak_rss_by_step") for name in ("full", "incremental")},
         "rusage_bound_bytes": max(full["rusage_bound_bytes"], inc["rusage_bound_bytes"]),
         "rss_method": "sum of /proc/<pid>/statm resident pages of the phase process and all descendants, "
         f"sampled every {SAMPLE_SECONDS} s; bound: getrusage SELF + CHILDREN ru_maxrss",
@@ -359,10 +365,8 @@ def _phase_job(workdir: Path, job_name: str, full_refresh: bool) -> dict[str, An
     instance = instance_for(settings)
     outcome = run_job(job_name, settings, tags=tags, instance=instance, log_path=workdir / f"{job_name}.log")
     seconds = time.perf_counter() - started
-    steps = {
-        stat.step_key: round((stat.end_time or 0) - (stat.start_time or 0), 2)
-        for stat in instance.get_run_step_stats(outcome.run_id)
-    }
+    step_stats = instance.get_run_step_stats(outcome.run_id)
+    steps = {stat.step_key: round((stat.end_time or 0) - (stat.start_time or 0), 2) for stat in step_stats}
     groups: dict[str, float] = {"dbt_build": 0.0, "training": 0.0, "scoring": 0.0, "alerts": 0.0}
     groups["delivery"] = 0.0
     groups["checks_and_bookkeeping"] = 0.0
@@ -381,6 +385,7 @@ def _phase_job(workdir: Path, job_name: str, full_refresh: bool) -> dict[str, An
         "accounts_rolled": scope.rolled_accounts,
         "dbt_models": dbt_model_timings(settings.warehouse, started_after=time.time() - seconds - 1),
         "dbt_node_windows": dbt_node_windows(settings.warehouse, started_after=time.time() - seconds - 1),
+        "step_windows": {stat.step_key: [stat.start_time or 0, stat.end_time or 0] for stat in step_stats},
         "warehouse_bytes": settings.warehouse.stat().st_size,
     }
 

@@ -4,7 +4,7 @@ import os
 
 from typer.testing import CliRunner
 
-from bench.scale import TIERS, _peak_by_node, _tree_rss, summarize
+from bench.scale import TIERS, _peak_by_window, _tree_rss, summarize
 from healthwatch.cli import app
 from healthwatch.errors import HealthwatchError
 
@@ -45,10 +45,11 @@ def test_tree_rss_counts_this_process() -> None:
     assert _tree_rss(2**22 + 12345) == {}  # no such process
 
 
-def test_peak_rss_per_dbt_node_is_taken_while_it_ran() -> None:
+def test_peak_rss_per_dbt_node_and_per_step_is_taken_while_it_ran() -> None:
     timeline = [(0.0, 10, 5), (1.0, 30, 20), (2.0, 50, 40), (3.0, 15, 10)]
     windows = {"model.a": [0.5, 1.5], "model.b": [1.5, 3.0], "test.c": [5.0, 6.0]}
-    assert _peak_by_node(timeline, windows) == {"model.b": 40, "model.a": 20, "test.c": 0}
+    assert _peak_by_window(timeline, windows, column=2) == {"model.b": 40, "model.a": 20, "test.c": 0}
+    assert _peak_by_window(timeline, windows, column=1) == {"model.b": 50, "model.a": 30, "test.c": 0}
 
 
 def test_unknown_tier_is_refused_before_any_work() -> None:
