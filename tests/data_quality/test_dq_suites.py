@@ -56,6 +56,16 @@ def test_signal_rows_out_of_range_fail() -> None:
     assert ("expect_compound_columns_to_be_unique", None) in _failed(signals_suite, duplicate)
 
 
+def test_account_ranges_hold_whole_accounts_within_the_row_budget() -> None:
+    from data_quality.suites import account_ranges
+
+    counts = [("a", 3), ("b", 3), ("c", 1), ("d", 10), ("e", 2)]
+    # d alone is over the budget: it gets a range of its own rather than being split
+    assert account_ranges(counts, 4) == [("a", "a"), ("b", "c"), ("d", "d"), ("e", "e")]
+    assert account_ranges(counts, 100) == [("a", "e")]
+    assert account_ranges([], 4) == []
+
+
 def test_a_full_refresh_is_validated_in_parts_with_failures_summed(tmp_path, monkeypatch) -> None:
     import duckdb
 
