@@ -53,11 +53,14 @@
 {% macro default__set_build_part(part) -%}
 {%- endmacro %}
 
-{#- Post-hook: the model's statement again for every later part of the scope. -#}
-{% macro build_remaining_parts() -%}
+{#- Post-hook: the model's statement again for every later part (by default, of the scope). -#}
+{% macro build_remaining_parts(last_part=none) -%}
     {%- if execute -%}
-        {%- set result = run_query("select max(part) from " ~ ref('int_recompute_scope')) -%}
-        {%- set last = result.columns[0].values()[0] -%}
+        {%- set last = last_part -%}
+        {%- if last is none -%}
+            {%- set result = run_query("select max(part) from " ~ ref('int_recompute_scope')) -%}
+            {%- set last = result.columns[0].values()[0] -%}
+        {%- endif -%}
         {#- by name: a contract orders the table's columns, not the statement -#}
         {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='quoted') | join(', ') -%}
         {%- for part in range(1, (last or 0) + 1) -%}
@@ -67,4 +70,51 @@
             {%- do log(this ~ ": part " ~ (part + 1) ~ " of " ~ (last + 1) ~ " built", info=true) -%}
         {%- endfor -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+  int_usage_daily is built in parts of consecutive days instead: its aggregate holds each
+  account-day's user and feature lists and latency percentile in memory (at 100,000 accounts ×
+  365 days, more than 2.3 GB), and its input, the product events, is stored in time order, so a
+  part of days reads only its own row groups where a part of accounts would read them all.
+  A part holds at most var('signals_part_account_days') account-days of the accounts whose usage
+  is rebuilt. Returns the first day ('first', a date literal; none when no usage is rebuilt),
+  the days per part and the number of parts.
+-#}
+{% macro usage_parts() -%}
+    {%- set none_to_build = {'first': none, 'days': 1, 'parts': 1} -%}
+    {%- if not execute -%}{{ return(none_to_build) }}{%- endif -%}
+    {%- set result = run_query(
+        "select min(scope.usage_recompute_from), count(*), "
+        ~ dbt.datediff('min(scope.usage_recompute_from)', 'max(clock.as_of_date)', 'day')
+        ~ " from " ~ ref('int_recompute_scope') ~ " as scope cross join " ~ ref('stg_cdc__clock') ~ " as clock"
+        ~ " where scope.usage_recompute_from is not null"
+    ) -%}
+    {%- set first, accounts, span = result.rows[0] -%}
+    {%- if first is none -%}{{ return(none_to_build) }}{%- endif -%}
+    {%- set days = usage_days_per_part(accounts) | int -%}
+    {{ return({'first': first, 'days': days, 'parts': ([span, 0] | max) // days + 1}) }}
+{%- endmacro %}
+
+{% macro usage_days_per_part(accounts) -%}
+    {{ return(adapter.dispatch('usage_days_per_part')(accounts)) }}
+{%- endmacro %}
+
+{% macro duckdb__usage_days_per_part(accounts) -%}
+    {{ return([1, var('signals_part_account_days') // accounts] | max) }}
+{%- endmacro %}
+
+{% macro default__usage_days_per_part(accounts) -%}
+    {{ return(1000000) }}
+{%- endmacro %}
+
+{#- The bounds of the running part of days (usage_parts): the first part is open below and the
+    last above, so no event is left out whatever its time. Constant within a statement (DuckDB
+    folds the part variable), so the scan skips the row groups outside it. -#}
+{% macro usage_part_filter(usage, time_column) -%}
+    {%- set first = "cast('" ~ (usage.first or '1970-01-01') ~ "' as timestamp)" -%}
+    ({{ current_part() }} = 0
+        or {{ time_column }} >= {{ dbt.dateadd('day', current_part() ~ ' * ' ~ usage.days, first) }})
+    and ({{ current_part() }} = {{ usage.parts - 1 }}
+        or {{ time_column }} < {{ dbt.dateadd('day', '(' ~ current_part() ~ ' + 1) * ' ~ usage.days, first) }})
 {%- endmacro %}

@@ -1,11 +1,16 @@
 -- Product usage per account per day, with the day's distinct users and core features as lists
 -- (so trailing windows can count distinct values). Incremental: a run rebuilds each account's
--- days from its usage_recompute_from (the first day its events or contacts changed).
+-- days from its usage_recompute_from (the first day its events or contacts changed). Built in
+-- parts of consecutive days (macros/parts.sql: usage_parts), so its memory does not grow with
+-- the history.
 -- depends_on: {{ ref('int_recompute_scope') }}
+-- depends_on: {{ ref('stg_cdc__clock') }}
+{%- set usage = usage_parts() %}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_recompute_scope('activity_date', 'usage_recompute_from') }}"
+    pre_hook=["{{ set_build_part(0) }}", "{{ delete_recompute_scope('activity_date', 'usage_recompute_from') }}"],
+    post_hook="{{ build_remaining_parts(usage_parts().parts - 1) }}"
 ) }}
 {%- set core_features = "'" ~ (var('core_features') | join("', '")) ~ "'" %}
 with events as (
@@ -14,6 +19,7 @@ with events as (
     {%- if is_incremental() %}
         and ts >= cast({{ scope_start(0, 'usage_recompute_from') }} as timestamp)
     {%- endif %}
+        and {{ usage_part_filter(usage, 'ts') }}
 ),
 
 {% if is_incremental() %}
