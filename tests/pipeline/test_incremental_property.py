@@ -4,7 +4,9 @@ The last days of a simulated change log are delivered in random batches — shuf
 anywhere, delivered out of order, with duplicates, deletes and a re-snapshot mixed in — and the
 signal tables are built incrementally after each one. At the end a full refresh of the same
 change tables must give exactly the same tables. With seed 1 the incremental side builds the
-signal marts in parts of a few accounts (macros/parts.sql) and the full refresh in one part.
+signal marts in parts of a few accounts (macros/parts.sql) and its first build of
+int_usage_daily in parts of 25 days (1,000 account-days / 40 accounts: four parts), and the full
+refresh builds everything in one part.
 """
 
 import json
