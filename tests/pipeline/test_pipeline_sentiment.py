@@ -2,7 +2,7 @@
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from healthwatch.sentiment import score_texts
+from healthwatch.sentiment import SentimentScorer, workers_for
 
 
 def test_scores_match_vader_in_order_on_several_processes():
@@ -14,7 +14,13 @@ def test_scores_match_vader_in_order_on_several_processes():
     ] * 30
     analyzer = SentimentIntensityAnalyzer()
     expected = [analyzer.polarity_scores(text)["compound"] for text in texts]
-    assert score_texts(texts, workers=1) == expected
-    # min_per_worker=1: two worker processes, each with its half of the texts.
-    assert score_texts(texts, workers=2, min_per_worker=1) == expected
+    with SentimentScorer(workers=1) as scorer:
+        assert scorer.score(texts) == expected
+    # Two worker processes, each with its half of every batch.
+    with SentimentScorer(workers=2) as scorer:
+        assert scorer.score(texts) == expected
+        assert scorer.score(texts[:3]) == expected[:3]
+    assert workers_for(120, threads=2) == 1  # too few texts to pay for a process
+    assert workers_for(120, threads=2, min_per_worker=50) == 2
+    assert workers_for(10**6, threads=1) == 1
     assert expected[0] > 0.5 and expected[1] < -0.5 and expected[3] == 0.0
