@@ -91,3 +91,7 @@ final as (
 )
 
 select * from final
+-- Stored in account order within each part: the signal mart reads it a part of whole accounts
+-- at a time, and row groups that each span every account could not be skipped (at L: 552 s for
+-- the mart instead of 380 s).
+order by account_id, activity_date
