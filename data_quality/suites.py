@@ -146,8 +146,9 @@ def validate_signals(con: duckdb.DuckDBPyConnection, full_refresh: bool = False)
     Only the suite's columns are read, in parts of at most SIGNAL_PART_ROWS rows, each a range of
     whole accounts (so uniqueness per account and day is checked within a part): a full refresh
     at 10,000 accounts read 3.65 M rows of every column into one DataFrame, the largest memory of
-    the whole build. Ranges, not a hash of the id: the marts are written in account order, so a
-    range reads only its own row groups, where a hash filter scanned the whole table per part."""
+    the whole build. Ranges, not a hash of the id: the marts are written in parts of whole
+    accounts in account order, so a range reads few row groups, where a hash filter scanned the
+    whole table per part."""
     scoped = (
         ""
         if full_refresh

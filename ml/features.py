@@ -151,10 +151,11 @@ def sample_accounts(con: duckdb.DuckDBPyConnection, max_rows: int) -> SnapshotSa
     """Accounts to train on when `signals.account_features` holds more than `max_rows` snapshots
     (None: it does not, use them all).
 
-    Accounts are taken whole, in the order of a hash of their id, until the next one's snapshots
-    would pass `max_rows`: the sample does not change between runs unless the accounts do, every sampled
-    account keeps its whole history, and which accounts are in it does not depend on their
-    segment, age or outcome. Training memory and time then stop growing with accounts × history.
+    Accounts are taken whole, in the order of a hash of their id, until the next one's
+    snapshots would pass `max_rows`: the sample does not change between runs unless the accounts
+    do, every sampled account keeps its whole history, and which accounts are in it does not
+    depend on their segment, age or outcome. Training memory and time then stop growing with
+    accounts × history.
     """
     _check_columns(con)
     counts = con.execute(

@@ -77,7 +77,7 @@ def train_and_promote(
     sample = sample_accounts(con, settings.config.model.max_training_snapshots)
     snapshots = load_snapshots(con, None if sample is None else sample.account_ids)
     training_set = build_training_set(snapshots, load_accounts(con), horizon, clock)
-    del snapshots
+    del snapshots  # the unlabelled frame is not needed while LightGBM builds its matrices
     loaded = time.perf_counter()
     run = train_model(training_set, settings.config.model, horizon, clock, sample=sample)
     trained = time.perf_counter()
