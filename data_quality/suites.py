@@ -7,13 +7,14 @@ A run checks only what it rebuilt — the staged rows whose keys changed in its 
 rows of its recompute scope — so the cost follows the change; a full refresh checks everything.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pandas as pd
 
-from data_quality.gx_runner import Failure, run_suite, run_suite_over
+from data_quality.gx_runner import Failure, run_suite_over
 from healthwatch.contract import ACCEPTED_VALUES, SOURCE_TABLES, SourceTable
 from healthwatch.warehouse import table_exists
 
@@ -47,7 +48,8 @@ SIGNAL_NOT_NEGATIVE = [
 
 
 SIGNAL_SUITE_COLUMNS = ["account_id", "signal_date", *SIGNAL_NOT_NEGATIVE, *SIGNAL_RATES, "nps_score_last"]
-SIGNAL_PART_ROWS = 500_000
+# Rows a check holds in one frame: a full refresh is validated in parts of whole keys.
+PART_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,47 @@ def signals_suite() -> Any:
     return suite
 
 
+def key_ranges(counts: Iterable[tuple[str, int]], max_rows: int) -> list[tuple[str, str]]:
+    """Consecutive ranges of keys, each holding at most `max_rows` rows (or one key, if a single
+    key has more), from (key, rows) pairs in key order."""
+    ranges: list[tuple[str, str]] = []
+    first = last = None
+    rows = 0
+    for key, n in counts:
+        if first is not None and rows + n > max_rows:
+            ranges.append((first, last))
+            first, rows = None, 0
+        first = key if first is None else first
+        last, rows = key, rows + n
+    if first is not None:
+        ranges.append((first, last))
+    return ranges
+
+
+def frames_in_parts(
+    con: duckdb.DuckDBPyConnection, columns: str, source: str, key: str, where: str = "true"
+) -> Iterator[pd.DataFrame]:
+    """`select columns from source where ...` in parts of at most PART_ROWS rows, each a range of
+    whole keys (so a key's rows, and any duplicates of it, are in one part); rows whose key is
+    null come last, as a part of their own. Ranges, not a hash of the key: the tables are written
+    in key order (the signal marts in parts of whole accounts), so a range reads few row groups,
+    where a hash filter scanned the whole table once per part."""
+    counts = con.execute(
+        f"select {key}, count(*) from {source} where ({where}) and {key} is not null group by 1 order by 1"
+    ).fetchall()
+    for first, last in key_ranges(counts, PART_ROWS):
+        yield con.execute(
+            f"select {columns} from {source} where ({where}) and {key} between ? and ?", [first, last]
+        ).df()
+    nulls = con.execute(f"select {columns} from {source} where ({where}) and {key} is null").df()
+    if len(nulls):
+        yield nulls
+
+
 def validate_sources(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> list[SuiteOutcome]:
-    """Check the staged rows of each contract table whose keys changed in the run's batch."""
+    """Check the staged rows of each contract table whose keys changed in the run's batch (all of
+    them on a full refresh), in parts of whole keys: a full refresh at 100,000 accounts held every
+    ticket's text in one frame, about 2.4 GB with Great Expectations' copies."""
     outcomes = []
     # Product events are tens of millions of rows: the envelope check and dbt's key tests on the
     # batch cover them; these suites are for the business tables.
@@ -110,62 +151,32 @@ def validate_sources(con: duckdb.DuckDBPyConnection, full_refresh: bool = False)
         relation = f"staging.stg_{table.system}__{table.name}"
         if not table_exists(con, relation) and not _view_exists(con, relation):
             continue
-        columns = ", ".join(table.columns)
         where = (
-            ""
+            "true"
             if full_refresh
-            else f"where {table.key} in (select key from intermediate.int_pending_changes "
+            else f"{table.key} in (select key from intermediate.int_pending_changes "
             f"where source_table = '{table.name}')"
         )
-        frame = con.execute(f"select {columns} from {relation} {where}").df()
-        failures = run_suite(lambda table=table: source_suite(table), frame) if len(frame) else []
-        outcomes.append(SuiteOutcome(relation, len(frame), not failures, failures))
+        frames = frames_in_parts(con, ", ".join(table.columns), relation, table.key, where)
+        checked, failures = run_suite_over(lambda table=table: source_suite(table), frames)
+        outcomes.append(SuiteOutcome(relation, checked, not failures, failures))
     return outcomes
-
-
-def account_ranges(counts: Iterable[tuple[str, int]], max_rows: int) -> list[tuple[str, str]]:
-    """Consecutive ranges of account ids, each holding at most `max_rows` rows (or one account,
-    if a single account has more), from (account_id, rows) pairs in account order."""
-    ranges: list[tuple[str, str]] = []
-    first = last = None
-    rows = 0
-    for account_id, n in counts:
-        if first is not None and rows + n > max_rows:
-            ranges.append((first, last))
-            first, rows = None, 0
-        first = account_id if first is None else first
-        last, rows = account_id, rows + n
-    if first is not None:
-        ranges.append((first, last))
-    return ranges
 
 
 def validate_signals(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> SuiteOutcome:
     """Check the signal rows the run rebuilt (its recompute scope), all of them on a full refresh.
 
-    Only the suite's columns are read, in parts of at most SIGNAL_PART_ROWS rows, each a range of
-    whole accounts (so uniqueness per account and day is checked within a part): a full refresh
-    at 10,000 accounts read 3.65 M rows of every column into one DataFrame, the largest memory of
-    the whole build. Ranges, not a hash of the id: the marts are written in parts of whole
-    accounts in account order, so a range reads few row groups, where a hash filter scanned the
-    whole table per part."""
+    Only the suite's columns are read, in parts of whole accounts (`frames_in_parts`, so
+    uniqueness per account and day is checked within a part): a full refresh at 10,000 accounts
+    read 3.65 M rows of every column into one DataFrame, the largest memory of the whole build."""
     scoped = (
         ""
         if full_refresh
         else "join intermediate.int_recompute_scope scope on scope.account_id = s.account_id "
         "and s.signal_date >= scope.recompute_from"
     )
-    counts = con.execute(
-        f"select s.account_id, count(*) from {SIGNALS_TABLE} s {scoped} group by 1 order by 1"
-    ).fetchall()
     columns = ", ".join(f"s.{c}" for c in SIGNAL_SUITE_COLUMNS)
-    frames = (
-        con.execute(
-            f"select {columns} from {SIGNALS_TABLE} s {scoped} where s.account_id between ? and ?",
-            [first, last],
-        ).df()
-        for first, last in account_ranges(counts, SIGNAL_PART_ROWS)
-    )
+    frames = frames_in_parts(con, columns, f"{SIGNALS_TABLE} s {scoped}", "s.account_id")
     checked, failures = run_suite_over(signals_suite, frames)
     return SuiteOutcome(SIGNALS_TABLE, checked, not failures, failures)
 

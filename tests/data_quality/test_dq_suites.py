@@ -56,14 +56,45 @@ def test_signal_rows_out_of_range_fail() -> None:
     assert ("expect_compound_columns_to_be_unique", None) in _failed(signals_suite, duplicate)
 
 
-def test_account_ranges_hold_whole_accounts_within_the_row_budget() -> None:
-    from data_quality.suites import account_ranges
+def test_key_ranges_hold_whole_keys_within_the_row_budget() -> None:
+    from data_quality.suites import key_ranges
 
     counts = [("a", 3), ("b", 3), ("c", 1), ("d", 10), ("e", 2)]
     # d alone is over the budget: it gets a range of its own rather than being split
-    assert account_ranges(counts, 4) == [("a", "a"), ("b", "c"), ("d", "d"), ("e", "e")]
-    assert account_ranges(counts, 100) == [("a", "e")]
-    assert account_ranges([], 4) == []
+    assert key_ranges(counts, 4) == [("a", "a"), ("b", "c"), ("d", "d"), ("e", "e")]
+    assert key_ranges(counts, 100) == [("a", "e")]
+    assert key_ranges([], 4) == []
+
+
+def test_a_source_table_is_validated_in_parts_with_duplicates_and_null_keys_caught(
+    tmp_path, monkeypatch
+) -> None:
+    import duckdb
+
+    from data_quality import suites
+
+    table = source_table("nps_responses")
+    rows = [_nps(response_id=f"r{i}") for i in range(7)]
+    rows[5]["score"] = 11
+    rows += [_nps(response_id="r3", score=4), _nps(response_id=None)]  # a duplicate key, a null key
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema staging")
+    con.register("nps_rows", pd.DataFrame(rows))
+    con.execute(f"create table staging.stg_{table.system}__{table.name} as select * from nps_rows")
+    monkeypatch.setattr(suites, "PART_ROWS", 2)
+
+    frames = list(
+        suites.frames_in_parts(con, "response_id", f"staging.stg_{table.system}__{table.name}", "response_id")
+    )
+    # r0-r1 | r2 | r3 twice (a key is never split) | r4-r5 | r6 | the null key, last
+    assert [len(f) for f in frames] == [2, 1, 2, 2, 1, 1]
+    (outcome,) = suites.validate_sources(con, full_refresh=True)
+
+    assert outcome.rows_checked == len(rows) and not outcome.passed
+    by_key = {(f.expectation, f.column): f for f in outcome.failures}
+    assert by_key[("expect_column_values_to_be_unique", "response_id")].unexpected_count == 2
+    assert by_key[("expect_column_values_to_not_be_null", "response_id")].unexpected_count == 1
+    assert by_key[("expect_column_values_to_be_between", "score")].unexpected_count == 1
 
 
 def test_a_full_refresh_is_validated_in_parts_with_failures_summed(tmp_path, monkeypatch) -> None:
@@ -86,7 +117,7 @@ def test_a_full_refresh_is_validated_in_parts_with_failures_summed(tmp_path, mon
     con.execute("create schema signals")
     con.register("signal_rows", pd.DataFrame(rows))
     con.execute("create table signals.account_signals_daily as select * from signal_rows")
-    monkeypatch.setattr(suites, "SIGNAL_PART_ROWS", 4)
+    monkeypatch.setattr(suites, "PART_ROWS", 4)
 
     outcome = suites.validate_signals(con, full_refresh=True)
 
