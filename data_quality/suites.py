@@ -125,9 +125,9 @@ def frames_in_parts(
 ) -> Iterator[pd.DataFrame]:
     """`select columns from source where ...` in parts of at most PART_ROWS rows, each a range of
     whole keys (so a key's rows, and any duplicates of it, are in one part); rows whose key is
-    null come last, as a part of their own. Ranges, not a hash of the key: the tables are written
-    in key order (the signal marts in parts of whole accounts), so a range reads few row groups,
-    where a hash filter scanned the whole table once per part."""
+    null come last, as a part of their own. Ranges, not a hash of the key: the signal marts are
+    written in parts of whole accounts, so a range reads few of their row groups, where a hash
+    filter scanned the whole table once per part."""
     counts = con.execute(
         f"select {key}, count(*) from {source} where ({where}) and {key} is not null group by 1 order by 1"
     ).fetchall()
