@@ -13,14 +13,20 @@ Phases, on a fresh warehouse under the work folder:
 2. full build: the real `healthwatch_job` of the Dagster definitions, tagged full refresh — dbt
    build, training, scoring, alerts, CRM tasks and every kind of mail rendered (no API key: to
    files) — timed per step from the run's step stats, and as a whole;
-3. stream one day on which only `touch_share` of the accounts act (1% by default);
-4. incremental: the real `rescore_job` the CDC sensors start (dbt build of the changed accounts,
-   rescoring, alerts, tasks, critical mails).
+3. stream one day on which only `touch_share` of the accounts act (1% by default), and hold back
+   its change rows dated from `FIRST_BATCH_HOURS` on;
+4. roll: the real `rescore_job` on the day's first rows, as the CDC sensors start it on the first
+   change of a new day: the data clock moves to the new day, so every account gets its new day
+   (signals, scores, alerts), the accounts of those rows from the day they touch;
+5. deliver the held-back rows (the rest of the day: most of the `touch_share` accounts' changes);
+6. incremental: the real `rescore_job` on them, the run the sensors start for a batch within a day
+   (dbt build of the changed accounts, their rescoring, alerts, tasks, critical mails).
 
 With `reuse`, a world simulated by an earlier run in the same work folder is kept (its derived
 schemas dropped) and its simulate figures reported, so a long simulation is not paid twice.
 
-`incremental_ratio` = incremental run / full build, both measured here on the same warehouse.
+`incremental_ratio` = incremental run / full build, both measured here on the same warehouse;
+`roll_ratio` the same for the roll run, `day_ratio` for the two together (the whole day's work).
 With the history check (on for L), the same is done again on a world with twice the days, and
 `incremental_730_vs_365` is its incremental run over this one's (the name keeps the L case).
 """
@@ -40,10 +46,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import duckdb
+
     from healthwatch.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 0.2
+# The streamed day's rows before this hour (UTC) are the day's first batch (the roll run), the
+# rest its second (the incremental run).
+FIRST_BATCH_HOURS = 6
+HELD = "bench_held"  # the schema the held-back change rows wait in
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -177,6 +189,7 @@ def _reuse(workdir: Path, world: dict[str, Any]) -> dict[str, Any] | None:
         return None
     keep = {"cdc", "sim", "main", "information_schema", "pg_catalog"}
     with connect(warehouse) as con:
+        _deliver_held(con)  # rows an interrupted run held back belong to the world
         schemas = [
             name for (name,) in con.execute("select distinct schema_name from duckdb_schemas()").fetchall()
         ]
@@ -215,6 +228,8 @@ def _world(workdir: Path, world: dict[str, Any], touch_share: float, reuse: bool
         "simulate": simulated,
         "full": _run_phase("full", workdir, env),
         "stream": _run_phase("stream", workdir, env, touch_share=touch_share),
+        "roll": _run_phase("roll", workdir, env),
+        "deliver": _run_phase("deliver", workdir, env),
         "incremental": _run_phase("incremental", workdir, env),
     }
 
@@ -248,6 +263,8 @@ def run_scale_bench(
         figures["incremental_730_vs_365"] = round(
             doubled["incremental"]["seconds"] / base["incremental"]["seconds"], 4
         )
+        figures["roll_2x_s"] = doubled["roll"]["seconds"]
+        figures["roll_730_vs_365"] = round(doubled["roll"]["seconds"] / base["roll"]["seconds"], 4)
     return figures
 
 
@@ -255,7 +272,8 @@ def summarize(tier: str, base: dict[str, Any], seed: int, touch_share: float) ->
     """The headline figures of one world's phases (as `_world` returns them, or read back from
     the phase-*.json files a run leaves in its work folder)."""
     spec = TIERS[tier]
-    full, inc = base["full"], base["incremental"]
+    full, roll, inc = base["full"], base["roll"], base["incremental"]
+    runs = {"full": full, "roll": roll, "incremental": inc}
     return {
         "tier": tier,
         "accounts": spec.accounts,
@@ -272,19 +290,25 @@ def summarize(tier: str, base: dict[str, Any], seed: int, touch_share: float) ->
         "incremental_steps_s": inc["groups"],
         "incremental_ratio": round(inc["seconds"] / full["seconds"], 4),
         "incremental_dbt_ratio": round(inc["groups"]["dbt_build"] / full["groups"]["dbt_build"], 4),
-        "incremental_change_rows": base["stream"]["change_rows"],
+        "incremental_change_rows": base["stream"]["change_rows"] - base["stream"]["first_batch_rows"],
         "incremental_accounts_changed": inc["accounts_changed"],
         "incremental_accounts_rolled": inc["accounts_rolled"],
-        "peak_rss_bytes": max(full["peak_rss_bytes"], inc["peak_rss_bytes"]),
+        "roll_s": roll["seconds"],
+        "roll_steps_s": roll["groups"],
+        "roll_ratio": round(roll["seconds"] / full["seconds"], 4),
+        "roll_change_rows": base["stream"]["first_batch_rows"],
+        "roll_accounts_changed": roll["accounts_changed"],
+        "roll_accounts_rolled": roll["accounts_rolled"],
+        "day_s": round(roll["seconds"] + inc["seconds"], 2),
+        "day_ratio": round((roll["seconds"] + inc["seconds"]) / full["seconds"], 4),
+        "peak_rss_bytes": max(run["peak_rss_bytes"] for run in runs.values()),
         "peak_rss_bytes_by_phase": {name: phase.get("peak_rss_bytes") for name, phase in base.items()},
         "peak_rss_bytes_by_process": {
-            name: phase.get("peak_rss_bytes_by_process")
-            for name, phase in base.items()
-            if name in ("full", "incremental")
+            name: run.get("peak_rss_bytes_by_process") for name, run in runs.items()
         },
         "dbt_peak_rss_by_node_full": full.get("dbt_peak_rss_by_node"),
-        "peak_rss_by_step": {name: base[name].get("peak_rss_by_step") for name in ("full", "incremental")},
-        "rusage_bound_bytes": max(full["rusage_bound_bytes"], inc["rusage_bound_bytes"]),
+        "peak_rss_by_step": {name: run.get("peak_rss_by_step") for name, run in runs.items()},
+        "rusage_bound_bytes": max(run["rusage_bound_bytes"] for run in runs.values()),
         "rss_method": "sum of /proc/<pid>/statm resident pages of the phase process and all descendants, "
         f"sampled every {SAMPLE_SECONDS} s; bound: getrusage SELF + CHILDREN ru_maxrss",
         "dbt_models_full_s": full["dbt_models"],
@@ -344,14 +368,74 @@ def _phase_simulate(
 
 
 def _phase_stream(workdir: Path, touch_share: float) -> dict[str, Any]:
+    """Stream one day, then hold back its rows dated from FIRST_BATCH_HOURS on (in HELD)."""
     from healthwatch.simulator import stream
     from healthwatch.warehouse import connect
 
     settings = _settings(workdir)
     started = time.perf_counter()
     with connect(settings.warehouse) as con:
-        summary = stream(con, days=1, touch_share=touch_share)
-    return {"seconds": round(time.perf_counter() - started, 2), "change_rows": summary.total_rows}
+        before = _max_seqs(con)
+        stream(con, days=1, touch_share=touch_share)
+        streamed, held = _hold_back(con, before)
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "change_rows": streamed,
+        "first_batch_rows": streamed - held,
+    }
+
+
+def _max_seqs(con: "duckdb.DuckDBPyConnection") -> dict[str, int]:
+    from healthwatch.warehouse import SOURCE_SYSTEMS, change_table
+
+    return {
+        system: con.execute(f"select coalesce(max(seq), 0) from {change_table(system)}").fetchall()[0][0]
+        for system in SOURCE_SYSTEMS
+    }
+
+
+def _hold_back(con: "duckdb.DuckDBPyConnection", before: dict[str, int]) -> tuple[int, int]:
+    """Move the change rows above `before` dated from FIRST_BATCH_HOURS of their newest day on
+    into HELD; return how many rows are new and how many of them were held."""
+    from healthwatch.warehouse import change_table
+
+    new = " union all ".join(
+        f"select source_ts from {change_table(system)} where seq > {seq}" for system, seq in before.items()
+    )
+    streamed, day = con.execute(f"select count(*), cast(max(source_ts) as date) from ({new})").fetchall()[0]
+    cutoff = datetime.combine(day, datetime.min.time()) + timedelta(hours=FIRST_BATCH_HOURS)
+    held = 0
+    con.execute(f"create schema if not exists {HELD}")
+    for system, seq in before.items():
+        table, copy = change_table(system), f"{HELD}.{system}_changes"
+        where = f"seq > {seq} and source_ts >= ?"
+        con.execute(f"create or replace table {copy} as select * from {table} where {where}", [cutoff])
+        held += con.execute(f"select count(*) from {copy}").fetchall()[0][0]
+        con.execute(f"delete from {table} where {where}", [cutoff])
+    return streamed, held
+
+
+def _deliver_held(con: "duckdb.DuckDBPyConnection") -> int:
+    """Append the held-back rows to their change tables (as late CDC rows arrive); return how many."""
+    from healthwatch.warehouse import SOURCE_SYSTEMS, change_table, table_exists
+
+    delivered = 0
+    for system in SOURCE_SYSTEMS:
+        copy = f"{HELD}.{system}_changes"
+        if table_exists(con, copy):
+            delivered += con.execute(f"select count(*) from {copy}").fetchall()[0][0]
+            con.execute(f"insert into {change_table(system)} select * from {copy}")
+    con.execute(f"drop schema if exists {HELD} cascade")
+    return delivered
+
+
+def _phase_deliver(workdir: Path) -> dict[str, Any]:
+    from healthwatch.warehouse import connect
+
+    started = time.perf_counter()
+    with connect(_settings(workdir).warehouse) as con:
+        delivered = _deliver_held(con)
+    return {"seconds": round(time.perf_counter() - started, 2), "change_rows": delivered}
 
 
 def _phase_job(workdir: Path, job_name: str, full_refresh: bool) -> dict[str, Any]:
@@ -436,7 +520,9 @@ def _child_main(argv: list[str]) -> None:
         figures = _phase_stream(workdir, **params)
     elif name == "full":
         figures = _phase_job(workdir, "healthwatch_job", full_refresh=True)
-    elif name == "incremental":
+    elif name == "deliver":
+        figures = _phase_deliver(workdir)
+    elif name in ("roll", "incremental"):
         figures = _phase_job(workdir, "rescore_job", full_refresh=False)
     else:
         raise SystemExit(f"unknown phase {name}")

@@ -26,7 +26,9 @@ def test_summary_keys_and_ratios() -> None:
     base = {
         "simulate": {"seconds": 5.0, "change_rows": 100, "product_events": 90, "peak_rss_bytes": 7},
         "full": _phase(100.0, 60.0, 300),
-        "stream": {"seconds": 0.1, "change_rows": 4, "peak_rss_bytes": 1},
+        "stream": {"seconds": 0.1, "change_rows": 40, "first_batch_rows": 6, "peak_rss_bytes": 1},
+        "roll": _phase(10.0, 8.0, 350),
+        "deliver": {"seconds": 0.1, "change_rows": 34, "peak_rss_bytes": 1},
         "incremental": _phase(4.0, 3.0, 200),
     }
     figures = summarize("S", base, seed=7, touch_share=0.01)
@@ -35,9 +37,12 @@ def test_summary_keys_and_ratios() -> None:
     assert figures["incremental_s"] == 4.0
     assert figures["incremental_ratio"] == 0.04
     assert figures["incremental_dbt_ratio"] == 0.05
+    assert figures["incremental_change_rows"] == 34
+    assert (figures["roll_s"], figures["roll_ratio"], figures["roll_change_rows"]) == (10.0, 0.1, 6)
+    assert (figures["day_s"], figures["day_ratio"]) == (14.0, 0.14)
     # the simulation is reported but never counted in the pipeline's peak
-    assert figures["peak_rss_bytes"] == 300
-    assert figures["rusage_bound_bytes"] == 600
+    assert figures["peak_rss_bytes"] == 350
+    assert figures["rusage_bound_bytes"] == 700
 
 
 def test_tree_rss_counts_this_process() -> None:
