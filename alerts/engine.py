@@ -78,6 +78,8 @@ def evaluate_alerts(
     """Evaluate every active account (or only `account_ids`) and upsert alerts.health_alerts.
 
     `clock` is the pipeline's "now" (naive UTC); by default the data clock of the change tables.
+    With `account_ids`, the accounts whose open alert has passed its SLA are judged too: their
+    escalation is due now, whatever changed.
     """
     rules = load_alert_rules(settings.alert_rules_path)
     company = load_company_calendar(settings)
@@ -92,6 +94,8 @@ def evaluate_alerts(
     try:
         ensure_alerts_table(con)
         synced = sync_task_states(con, now)
+        if ids is not None:
+            ids = sorted(set(ids) | set(_sla_passed_accounts(con, now)))
         context = RunContext(
             rules=rules,
             calendar=settings.config.calendar,
@@ -236,6 +240,16 @@ def _recently_closed(
         [now - timedelta(hours=longest), now, account_ids],
     )
     return _by_account_type(rows)
+
+
+def _sla_passed_accounts(con: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
+    """Accounts with an open alert past its SLA due time (critical alerts escalate by routing, not SLA)."""
+    rows = con.execute(
+        f"select distinct account_id from {ALERTS_TABLE} "
+        "where status = 'open' and severity <> 'critical' and sla_due_at <= ?",
+        [now],
+    ).fetchall()
+    return [account for (account,) in rows]
 
 
 def _live_alerts_of_churned(con: duckdb.DuckDBPyConnection, ids: list[str] | None) -> list[dict[str, Any]]:

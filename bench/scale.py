@@ -120,6 +120,20 @@ def _peak_by_window(
     return dict(sorted(peaks.items(), key=lambda kv: kv[1], reverse=True))
 
 
+def _thinned(timeline: list[tuple[float, int, int]], every_s: float) -> list[list[float]]:
+    """[seconds from the first sample, tree GB, dbt GB]: the highest sample of each `every_s` slot."""
+    if not timeline:
+        return []
+    origin, slots = timeline[0][0], {}
+    for at, tree, dbt in timeline:
+        slot = int((at - origin) / every_s)
+        if slot not in slots or tree > slots[slot][1]:
+            slots[slot] = (at, tree, dbt)
+    return [
+        [round(at - origin, 1), round(tree / 1e9, 3), round(dbt / 1e9, 3)] for at, tree, dbt in slots.values()
+    ]
+
+
 def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> dict[str, Any]:
     """Run one phase in a new process; return its figures plus the sampled peak tree RSS."""
     out = workdir / f"phase-{name}.json"
@@ -163,7 +177,14 @@ def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> 
             list(_peak_by_window(timeline, figures.pop("dbt_node_windows"), column=2).items())[:15]
         )
     if figures.get("step_windows"):
-        figures["peak_rss_by_step"] = _peak_by_window(timeline, figures.pop("step_windows"), column=1)
+        windows = figures.pop("step_windows")
+        figures["peak_rss_by_step"] = _peak_by_window(timeline, windows, column=1)
+        # when each step ran, in seconds from the phase's start, to read against the timeline below
+        origin = timeline[0][0] if timeline else 0.0
+        figures["step_windows_s"] = {
+            key: [round(start - origin, 1), round(end - origin, 1)] for key, (start, end) in windows.items()
+        }
+    figures["rss_timeline"] = _thinned(timeline, every_s=1.0)
     figures["loadavg_1m_before"] = round(load_before, 2)
     figures["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     out.write_text(json.dumps(figures, indent=2) + "\n")
@@ -189,7 +210,7 @@ def _reuse(workdir: Path, world: dict[str, Any]) -> dict[str, Any] | None:
         return None
     keep = {"cdc", "sim", "main", "information_schema", "pg_catalog"}
     with connect(warehouse) as con:
-        _deliver_held(con)  # rows an interrupted run held back belong to the world
+        deliver_held(con)  # rows an interrupted run held back belong to the world
         schemas = [
             name for (name,) in con.execute("select distinct schema_name from duckdb_schemas()").fetchall()
         ]
@@ -370,14 +391,14 @@ def _phase_simulate(
 def _phase_stream(workdir: Path, touch_share: float) -> dict[str, Any]:
     """Stream one day, then hold back its rows dated from FIRST_BATCH_HOURS on (in HELD)."""
     from healthwatch.simulator import stream
-    from healthwatch.warehouse import connect
+    from healthwatch.warehouse import connect, max_seqs
 
     settings = _settings(workdir)
     started = time.perf_counter()
     with connect(settings.warehouse) as con:
-        before = _max_seqs(con)
+        before = max_seqs(con)
         stream(con, days=1, touch_share=touch_share)
-        streamed, held = _hold_back(con, before)
+        streamed, held = hold_back(con, before)
     return {
         "seconds": round(time.perf_counter() - started, 2),
         "change_rows": streamed,
@@ -385,29 +406,21 @@ def _phase_stream(workdir: Path, touch_share: float) -> dict[str, Any]:
     }
 
 
-def _max_seqs(con: "duckdb.DuckDBPyConnection") -> dict[str, int]:
-    from healthwatch.warehouse import SOURCE_SYSTEMS, change_table
-
-    return {
-        system: con.execute(f"select coalesce(max(seq), 0) from {change_table(system)}").fetchall()[0][0]
-        for system in SOURCE_SYSTEMS
-    }
-
-
-def _hold_back(con: "duckdb.DuckDBPyConnection", before: dict[str, int]) -> tuple[int, int]:
-    """Move the change rows above `before` dated from FIRST_BATCH_HOURS of their newest day on
-    into HELD; return how many rows are new and how many of them were held."""
-    from healthwatch.warehouse import change_table
-
+def hold_back(
+    con: "duckdb.DuckDBPyConnection", before: dict[str, int], hours: int = FIRST_BATCH_HOURS
+) -> tuple[int, int]:
+    """Move the change rows above `before` (the highest seq per change table, `max_seqs`) dated
+    from `hours` of their newest day on into HELD; return how many rows are new and how many of
+    them were held."""
     new = " union all ".join(
-        f"select source_ts from {change_table(system)} where seq > {seq}" for system, seq in before.items()
+        f"select source_ts from {table} where seq > {seq}" for table, seq in before.items()
     )
     streamed, day = con.execute(f"select count(*), cast(max(source_ts) as date) from ({new})").fetchall()[0]
-    cutoff = datetime.combine(day, datetime.min.time()) + timedelta(hours=FIRST_BATCH_HOURS)
+    cutoff = datetime.combine(day, datetime.min.time()) + timedelta(hours=hours)
     held = 0
     con.execute(f"create schema if not exists {HELD}")
-    for system, seq in before.items():
-        table, copy = change_table(system), f"{HELD}.{system}_changes"
+    for table, seq in before.items():
+        copy = f"{HELD}.{table.split('.')[-1]}"
         where = f"seq > {seq} and source_ts >= ?"
         con.execute(f"create or replace table {copy} as select * from {table} where {where}", [cutoff])
         held += con.execute(f"select count(*) from {copy}").fetchall()[0][0]
@@ -415,16 +428,16 @@ def _hold_back(con: "duckdb.DuckDBPyConnection", before: dict[str, int]) -> tupl
     return streamed, held
 
 
-def _deliver_held(con: "duckdb.DuckDBPyConnection") -> int:
+def deliver_held(con: "duckdb.DuckDBPyConnection") -> int:
     """Append the held-back rows to their change tables (as late CDC rows arrive); return how many."""
     from healthwatch.warehouse import SOURCE_SYSTEMS, change_table, table_exists
 
     delivered = 0
-    for system in SOURCE_SYSTEMS:
-        copy = f"{HELD}.{system}_changes"
+    for table in map(change_table, SOURCE_SYSTEMS):
+        copy = f"{HELD}.{table.split('.')[-1]}"
         if table_exists(con, copy):
             delivered += con.execute(f"select count(*) from {copy}").fetchall()[0][0]
-            con.execute(f"insert into {change_table(system)} select * from {copy}")
+            con.execute(f"insert into {table} select * from {copy}")
     con.execute(f"drop schema if exists {HELD} cascade")
     return delivered
 
@@ -434,7 +447,7 @@ def _phase_deliver(workdir: Path) -> dict[str, Any]:
 
     started = time.perf_counter()
     with connect(_settings(workdir).warehouse) as con:
-        delivered = _deliver_held(con)
+        delivered = deliver_held(con)
     return {"seconds": round(time.perf_counter() - started, 2), "change_rows": delivered}
 
 

@@ -11,7 +11,9 @@ def rebuilt_accounts(context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConn
     or when this run did not rebuild signals (e.g. scores materialized alone after a retrain)."""
     if context.run.tags.get("healthwatch/full_refresh") == "true":
         return None
-    selection = context.run.asset_selection
-    if selection is not None and not any(key.path[0] == "signals" for key in selection):
+    # The assets this run materializes: the job's, narrowed to a subset when one was launched.
+    # (`context.run.asset_selection` is empty, not None, for a whole job started by the API.)
+    selected = context.job_def.asset_layer.selected_asset_keys
+    if not any(key.path[0] == "signals" for key in selected):
         return None
     return scope_accounts(con)

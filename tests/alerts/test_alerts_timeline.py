@@ -61,6 +61,23 @@ def test_payment_failure_escalates_past_its_sla_renotifies_and_resolves(warehous
     ]
 
 
+def test_a_run_scoped_to_other_accounts_still_escalates_an_alert_past_its_sla(warehouse, settings) -> None:
+    failed = replace(STEADY, payment_failures={date(2025, 11, 8): 1})
+    run_days(warehouse, settings, {0: [failed]}, days=3)
+
+    def scoped_run(day: int):  # a batch that names no account, as within a day of other changes
+        clock = CLOCK + timedelta(days=day)
+        write_world(warehouse, [failed], AS_OF + timedelta(days=day), clock)
+        return evaluate_alerts(warehouse, settings, clock=clock, account_ids=[])
+
+    assert scoped_run(3).evaluated_accounts == 0  # due on day 4: nothing to judge yet
+    escalated = scoped_run(4)
+    assert (escalated.evaluated_accounts, escalated.sla_escalated) == (1, 1)
+    assert warehouse.execute(
+        "select severity, escalation_reason from alerts.health_alerts where status = 'open'"
+    ).fetchall() == [("critical", "sla_breach")]
+
+
 def test_a_critical_alert_inhibits_the_lower_ones_until_it_resolves(warehouse, settings) -> None:
     tickets = {date(2025, 11, 4): 2, date(2025, 11, 6): 1, date(2025, 11, 7): 1}
     both = replace(

@@ -4,7 +4,7 @@ import os
 
 from typer.testing import CliRunner
 
-from bench.scale import TIERS, _peak_by_window, _tree_rss, summarize
+from bench.scale import TIERS, _peak_by_window, _thinned, _tree_rss, summarize
 from healthwatch.cli import app
 from healthwatch.errors import HealthwatchError
 
@@ -61,3 +61,9 @@ def test_unknown_tier_is_refused_before_any_work() -> None:
     result = CliRunner().invoke(app, ["bench", "scale", "--tier", "XL"])
     assert isinstance(result.exception, HealthwatchError)
     assert "unknown tier 'XL'" in str(result.exception)
+
+
+def test_rss_timeline_keeps_the_highest_sample_of_each_second() -> None:
+    timeline = [(100.0, 2e9, 1e9), (100.5, 3e9, 0), (101.2, 1e9, 0), (103.0, 4e9, 2e9)]
+    assert _thinned(timeline, every_s=1.0) == [[0.5, 3.0, 0.0], [1.2, 1.0, 0.0], [3.0, 4.0, 2.0]]
+    assert _thinned([], every_s=1.0) == []

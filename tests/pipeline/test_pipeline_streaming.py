@@ -1,9 +1,14 @@
 """The rescoring path: streamed days flow through signals, scores, alerts and tasks, without doubles."""
 
+import dagster as dg
 import duckdb
 
+from bench.scale import deliver_held, hold_back
+from healthwatch.batches import scope_accounts
 from healthwatch.simulator import stream
-from healthwatch.warehouse import connect, data_clock
+from healthwatch.warehouse import connect, data_clock, max_seqs
+from pipelines.assets.alerts import HEALTH_ALERTS
+from pipelines.assets.ml import HEALTH_SCORES
 from pipelines.run import run_job
 
 from tests_support import rounded_rows
@@ -53,3 +58,44 @@ def test_rescoring_twice_on_the_same_changes_changes_nothing(world_copy, dagster
     first = snapshot()
     run_job("rescore_job", world_copy, instance=dagster_instance)
     assert snapshot() == first
+
+
+def _latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
+    event = instance.get_latest_materialization_event(key)
+    assert event is not None and event.asset_materialization is not None
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
+def test_a_batch_within_the_day_rescores_and_judges_only_its_accounts(world_copy, dagster_instance) -> None:
+    with connect(world_copy.warehouse) as con:
+        before = max_seqs(con)
+        stream(con, days=1, touch_share=0.1)
+        streamed, held = hold_back(con, before)  # the day's rows from 06:00 wait
+    assert 0 < held < streamed
+    run_job("rescore_job", world_copy, instance=dagster_instance)  # the day's first rows: every account rolls
+    with connect(world_copy.warehouse) as con:
+        rolled_clock = data_clock(con)
+        everyone = scope_accounts(con)
+        assert deliver_held(con) == held
+    run_job("rescore_job", world_copy, instance=dagster_instance)  # the rest of the day
+
+    with duckdb.connect(str(world_copy.warehouse), read_only=True) as con:
+        clock = data_clock(con)
+        batch = scope_accounts(con)
+        rescored = {
+            account
+            for (account,) in con.execute(
+                "select account_id from scoring.account_health_scores where scored_at = ?", [clock]
+            ).fetchall()
+        }
+        kept = con.execute(
+            "select count(*) from scoring.account_health_scores where scored_at = ?", [rolled_clock]
+        ).fetchall()[0][0]
+    assert clock.date() == rolled_clock.date() and clock > rolled_clock
+    assert batch and len(batch) < len(everyone) / 2
+    scores = _latest_metadata(dagster_instance, HEALTH_SCORES)
+    assert scores["scope"] == f"{len(batch)} accounts rebuilt by this run"
+    assert rescored and rescored <= set(batch)
+    assert kept > 0  # the others keep the scores of the day's first run
+    alerts = _latest_metadata(dagster_instance, HEALTH_ALERTS)
+    assert alerts["accounts_rescored"] == len(rescored)
