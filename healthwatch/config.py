@@ -99,7 +99,7 @@ class WarehouseConfig(_Strict):
     Each can be overridden by HEALTHWATCH_DUCKDB_MEMORY_LIMIT, _THREADS and _TEMP_DIRECTORY.
     """
 
-    memory_limit: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B|B)$")
+    memory_limit: str = Field("2.5GB", pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B|B)$")
     # None: one per core of this machine.
     threads: int | None = Field(None, ge=1, le=256)
     # None: `<warehouse>.tmp` beside the warehouse file; a relative path is from the warehouse's folder.
@@ -202,7 +202,7 @@ def _with_duckdb_env(config: HealthwatchConfig, env: Mapping[str, str]) -> Healt
         names = ", ".join(DUCKDB_ENV[key] for key in overrides)
         raise HealthwatchError(
             f"bad DuckDB setting in the environment ({names}): {exc}",
-            "use e.g. HEALTHWATCH_DUCKDB_MEMORY_LIMIT=4GB, HEALTHWATCH_DUCKDB_THREADS=2",
+            "use e.g. HEALTHWATCH_DUCKDB_MEMORY_LIMIT=2.5GB, HEALTHWATCH_DUCKDB_THREADS=2",
         ) from exc
     return config.model_copy(update={"warehouse": merged})
 

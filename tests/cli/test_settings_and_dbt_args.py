@@ -43,7 +43,7 @@ def test_dbt_args_carry_the_absolute_warehouse_and_config(tmp_path: Path) -> Non
         "churn_definition": "contract",
         "churn_inactive_days": 30,
         "signals_part_account_days": 1_000_000,
-        "duckdb_memory_limit": "4GB",
+        "duckdb_memory_limit": "2.5GB",
         "duckdb_threads": str(os.cpu_count() or 1),
         "duckdb_temp_directory": str(tmp_path / "rel" / "w.duckdb.tmp"),
     }
