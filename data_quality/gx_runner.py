@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from healthwatch.memory import release_memory
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -35,7 +37,15 @@ def run_suite(build_suite: Callable[[], Any], frame: pd.DataFrame) -> list[Failu
     )
     suite = context.suites.add(suite)
     validation = gx.ValidationDefinition(data=batch_definition, suite=suite, name=suite.name)
-    result = validation.run(batch_parameters={"dataframe": frame}, result_format={"result_format": "SUMMARY"})
+    try:
+        result = validation.run(
+            batch_parameters={"dataframe": frame}, result_format={"result_format": "SUMMARY"}
+        )
+    finally:
+        # The context outlives this call (Great Expectations keeps the last one as the project's)
+        # and its data source holds the frame: without this a full refresh at 100,000 accounts
+        # carried ~1.2 GB of validated rows into the steps after the check.
+        context.data_sources.delete(suite.name)
     failures = []
     for outcome in result.results:
         if outcome.success:
@@ -63,7 +73,10 @@ def run_suite_over(
     merged: dict[tuple[str, str | None], Failure] = {}
     for frame in frames:
         rows += len(frame)
-        for failure in run_suite(build_suite, frame) if len(frame) else []:
+        failures = run_suite(build_suite, frame) if len(frame) else []
+        del frame
+        release_memory()  # else each part's freed pages pile up in the allocators
+        for failure in failures:
             key = (failure.expectation, failure.column)
             before = merged.get(key)
             if before is None:

@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 
 from healthwatch.config import Settings, load_settings
+from healthwatch.memory import release_memory
 from healthwatch.warehouse import connect
 
 
@@ -29,5 +30,8 @@ class HealthwatchResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         settings = self.settings()  # this resource's config, not the process's working directory
-        with connect(settings.warehouse, read_only=read_only, settings=settings.duckdb_settings) as con:
-            yield con
+        try:
+            with connect(settings.warehouse, read_only=read_only, settings=settings.duckdb_settings) as con:
+                yield con
+        finally:
+            release_memory()  # the run's next step starts from what this one no longer needs
