@@ -55,15 +55,6 @@
     list_median(list_transform({{ values }}, lambda v: abs(v - list_median({{ values }}))))
 {%- endmacro %}
 
-{#- A list of the distinct values of a list column over a named window: distinct_list_over('user_ids', 'last_7_days'). -#}
-{% macro distinct_list_over(list_column, window) -%}
-    {{ return(adapter.dispatch('distinct_list_over', 'healthwatch')(list_column, window)) }}
-{%- endmacro %}
-
-{% macro duckdb__distinct_list_over(list_column, window) -%}
-    list_distinct(flatten(list({{ list_column }}) over {{ window }}))
-{%- endmacro %}
-
 {#- The distinct values of a column within a group, as a list: distinct_list('user_id'). -#}
 {% macro distinct_list(column) -%}
     {{ return(adapter.dispatch('distinct_list', 'healthwatch')(column)) }}
@@ -82,13 +73,22 @@
     coalesce(len({{ values }}), 0)
 {%- endmacro %}
 
-{#- How many elements of list `earlier` are missing from list `later`. -#}
-{% macro count_missing(earlier, later) -%}
-    {{ return(adapter.dispatch('count_missing', 'healthwatch')(earlier, later)) }}
+{#- Whether a list holds a value (false for a null list). -#}
+{% macro list_has(values, value) -%}
+    {{ return(adapter.dispatch('list_has', 'healthwatch')(values, value)) }}
 {%- endmacro %}
 
-{% macro duckdb__count_missing(earlier, later) -%}
-    coalesce(len(list_filter({{ earlier }}, lambda v: not list_contains(coalesce({{ later }}, []), v))), 0)
+{% macro duckdb__list_has(values, value) -%}
+    coalesce(list_contains({{ values }}, {{ value }}), false)
+{%- endmacro %}
+
+{#- One row per element of a list column, in a select list: `select id, list_elements('tags') as tag from t`. -#}
+{% macro list_elements(values) -%}
+    {{ return(adapter.dispatch('list_elements', 'healthwatch')(values)) }}
+{%- endmacro %}
+
+{% macro duckdb__list_elements(values) -%}
+    unnest({{ values }})
 {%- endmacro %}
 
 {#- Union two selects matching columns by name, filling absent ones with null. -#}

@@ -82,3 +82,42 @@ def test_signals_are_one_dense_row_per_account_day(built_world) -> None:
         ).fetchall()
     assert gaps == []
     assert accounts[0][0] == 150
+
+
+def test_trailing_distinct_counts_match_the_daily_lists(built_world) -> None:
+    # The mart counts distinct users and core features over windows with sums (runs of days,
+    # one flag per feature); here they are counted again from the daily lists, as sets.
+    with duckdb.connect(str(built_world.settings.warehouse), read_only=True) as con:
+        signals = con.execute(
+            """
+            select account_id, signal_date, active_users_7d, core_features_used_28d, core_features_abandoned_28d
+            from signals.account_signals_daily order by account_id, signal_date
+            """
+        ).fetchall()
+        lists = {
+            (account, day): (set(users or []), set(features or []))
+            for account, day, users, features in con.execute(
+                "select account_id, activity_date, active_user_ids, core_features_used_list from intermediate.int_usage_daily"
+            ).fetchall()
+        }
+    days_of: dict[str, list] = {}
+    for account, day, *_ in signals:
+        days_of.setdefault(account, []).append(day)
+
+    def union(account: str, rows: list, index: int, first: int, last: int, kind: int) -> set:
+        values: set = set()
+        for day in rows[max(index - first, 0) : max(index - last + 1, 0)]:
+            values |= lists.get((account, day), (set(), set()))[kind]
+        return values
+
+    expected, abandoning_days = [], 0
+    for account, day, *_ in signals:
+        rows = days_of[account]
+        i = rows.index(day)
+        features_28d = union(account, rows, i, 27, 0, 1)
+        features_before = union(account, rows, i, 55, 28, 1)
+        abandoned = len(features_before - features_28d)
+        abandoning_days += abandoned > 0
+        expected.append((account, day, len(union(account, rows, i, 6, 0, 0)), len(features_28d), abandoned))
+    assert signals == expected
+    assert abandoning_days > 0 and any(row[2] > 1 for row in signals)

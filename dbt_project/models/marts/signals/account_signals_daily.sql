@@ -8,6 +8,8 @@
 -- login) are seeded from the row kept just before the rebuilt range. A full refresh is the
 -- same with every account in scope from the first day. The scope is built one part of whole
 -- accounts at a time (macros/parts.sql), so the windows below hold one part in memory.
+-- Every trailing value is a sum over a window: distinct counts too (active users, core features),
+-- which as lists of values over windows took two thirds of this model's time.
 -- depends_on: {{ ref('int_recompute_scope') }}
 {{ config(
     materialized='incremental',
@@ -102,6 +104,41 @@ renewals as (
     group by account_days.account_id, account_days.signal_date
 ),
 
+-- Distinct users over the last 7 days without holding lists in a window: each user counts from
+-- the first day of a run of days less than 7 apart until 7 days after its last day, so the count
+-- is a running sum of +1 where runs start and -1 where they end (only the 6 days before a day
+-- decide whether a user counts on it, and the 89 days read before the rebuilt range cover them).
+user_days as (
+    select usage.account_id, usage.activity_date, {{ list_elements('usage.active_user_ids') }} as user_id
+    from usage
+    inner join account_days
+        on usage.account_id = account_days.account_id and usage.activity_date = account_days.signal_date
+),
+
+user_runs as (
+    select
+        account_id,
+        activity_date,
+        lag(activity_date) over same_user as previous_date,
+        lead(activity_date) over same_user as next_date
+    from user_days
+    window same_user as (partition by account_id, user_id order by activity_date)
+),
+
+active_user_changes as (
+    select account_id, signal_date, sum(change) as active_users_change
+    from (
+        select account_id, activity_date as signal_date, 1 as change
+        from user_runs
+        where previous_date is null or activity_date >= {{ dbt.dateadd('day', 7, 'previous_date') }}
+        union all
+        select account_id, cast({{ dbt.dateadd('day', 7, 'activity_date') }} as date) as signal_date, -1 as change
+        from user_runs
+        where next_date is null or next_date >= {{ dbt.dateadd('day', 7, 'activity_date') }}
+    ) as changes
+    group by account_id, signal_date
+),
+
 daily as (
     select
         account_days.account_id,
@@ -116,7 +153,6 @@ daily as (
         -- usage
         coalesce(usage.events_total, 0) as events_total,
         coalesce(usage.active_users, 0) as active_users,
-        usage.active_user_ids,
         coalesce(usage.team_active_users, 0) as team_active_users,
         coalesce(usage.logins, 0) as logins,
         case when usage.logins > 0 then account_days.signal_date end as login_date,
@@ -124,7 +160,13 @@ daily as (
         coalesce(usage.session_minutes, 0) as session_minutes,
         coalesce(usage.core_feature_uses, 0) as core_feature_uses,
         {{ list_size('usage.core_features_used_list') }} as core_features_used,
-        usage.core_features_used_list,
+        -- one flag per core feature (a short, configured list): distinct features over a window
+        -- are then the features with a day in it
+        {%- for feature in var('core_features') %}
+        case when {{ list_has('usage.core_features_used_list', "'" ~ feature ~ "'") }} then 1 else 0 end
+            as core_feature_{{ loop.index }}_used,
+        {%- endfor %}
+        coalesce(active_user_changes.active_users_change, 0) as active_users_change,
         coalesce(usage.api_calls, 0) as api_calls,
         coalesce(usage.api_errors, 0) as api_errors,
         usage.api_latency_p95_ms,
@@ -164,6 +206,9 @@ daily as (
         on account_days.account_id = crm.account_id and account_days.signal_date = crm.activity_date
     left join renewals
         on account_days.account_id = renewals.account_id and account_days.signal_date = renewals.signal_date
+    left join active_user_changes
+        on account_days.account_id = active_user_changes.account_id
+        and account_days.signal_date = active_user_changes.signal_date
 ),
 
 {% if is_incremental() %}
@@ -223,58 +268,12 @@ windowed as (
         sum(procurement_freezes) over last_90_days as procurement_freezes_90d,
         sum(budget_owner_changes) over last_90_days as budget_owner_changes_90d,
         sum(champion_departures) over last_90_days as champion_departures_90d,
-        sum(sponsor_departures) over last_90_days as sponsor_departures_90d
-    from with_seeds
-    window
-        last_7_days as (partition by account_id order by signal_date rows between 6 preceding and current row),
-        previous_7_days as (partition by account_id order by signal_date rows between 13 preceding and 7 preceding),
-        last_14_days as (partition by account_id order by signal_date rows between 13 preceding and current row),
-        last_28_days as (partition by account_id order by signal_date rows between 27 preceding and current row),
-        last_30_days as (partition by account_id order by signal_date rows between 29 preceding and current row),
-        last_90_days as (partition by account_id order by signal_date rows between 89 preceding and current row),
-        all_before as (partition by account_id order by signal_date rows between unbounded preceding and current row)
-),
-
--- Distinct counts over windows need lists, which cost far more than sums: they are computed
--- only over the days they need (in an incremental run, 6 and 55 days before the rebuilt range).
-active_users_window as (
-    select
-        account_id,
-        signal_date,
-        {{ list_size(distinct_list_over('active_user_ids', 'last_7_days')) }} as active_users_7d
-    from with_seeds
-    {%- if is_incremental() %}
-    where exists (
-        select 1 from scope
-        where scope.account_id = with_seeds.account_id
-            and with_seeds.signal_date >= {{ dbt.dateadd('day', -6, 'scope.recompute_from') }}
-    )
-    {%- endif %}
-    window last_7_days as (partition by account_id order by signal_date rows between 6 preceding and current row)
-),
-
-core_features_window as (
-    select
-        account_id,
-        signal_date,
-        {{ distinct_list_over('core_features_used_list', 'last_28_days') }} as core_features_28d_list
-    from with_seeds
-    {%- if is_incremental() %}
-    where exists (
-        select 1 from scope
-        where scope.account_id = with_seeds.account_id
-            and with_seeds.signal_date >= {{ dbt.dateadd('day', -55, 'scope.recompute_from') }}
-    )
-    {%- endif %}
-    window last_28_days as (partition by account_id order by signal_date rows between 27 preceding and current row)
-),
-
--- The longer trends in a window of their own over a few narrow columns: a window holds all of
--- its input in memory, and these in the big window above pushed it past 4 GB at 10,000 accounts.
-trend_windows as (
-    select
-        account_id,
-        signal_date,
+        sum(sponsor_departures) over last_90_days as sponsor_departures_90d,
+        sum(active_users_change) over all_before as active_users_7d,
+        {%- for feature in var('core_features') %}
+        sum(core_feature_{{ loop.index }}_used) over last_28_days as core_feature_{{ loop.index }}_days_28d,
+        sum(core_feature_{{ loop.index }}_used) over previous_28_days as core_feature_{{ loop.index }}_days_prev_28d,
+        {%- endfor %}
         {%- for metric in trend_metrics %}
         sum({{ metric }}) over last_28_days as {{ metric }}_28d,
         sum({{ metric }}) over last_90_days as {{ metric }}_90d,
@@ -282,19 +281,14 @@ trend_windows as (
         sum(case when is_seed then 0 else 1 end) over last_90_days as days_90d
     from with_seeds
     window
+        last_7_days as (partition by account_id order by signal_date rows between 6 preceding and current row),
+        previous_7_days as (partition by account_id order by signal_date rows between 13 preceding and 7 preceding),
+        last_14_days as (partition by account_id order by signal_date rows between 13 preceding and current row),
         last_28_days as (partition by account_id order by signal_date rows between 27 preceding and current row),
-        last_90_days as (partition by account_id order by signal_date rows between 89 preceding and current row)
-),
-
-core_features_windows as (
-    select
-        account_id,
-        signal_date,
-        core_features_28d_list,
-        -- the 28 days before those (rows are dense days)
-        lag(core_features_28d_list, 28) over (partition by account_id order by signal_date)
-            as core_features_prev_28d_list
-    from core_features_window
+        previous_28_days as (partition by account_id order by signal_date rows between 55 preceding and 28 preceding),
+        last_30_days as (partition by account_id order by signal_date rows between 29 preceding and current row),
+        last_90_days as (partition by account_id order by signal_date rows between 89 preceding and current row),
+        all_before as (partition by account_id order by signal_date rows between unbounded preceding and current row)
 ),
 
 final as (
@@ -324,21 +318,29 @@ final as (
         cast(windowed.logins_7d as bigint) as logins_7d,
         cast(windowed.logins_prev_7d as bigint) as logins_prev_7d,
         1.0 * windowed.logins_7d / nullif(windowed.logins_prev_7d, 0) - 1 as logins_wow_change,
-        active_users_window.active_users_7d,
+        cast(windowed.active_users_7d as bigint) as active_users_7d,
         cast(windowed.team_active_user_days_7d as bigint) as team_active_user_days_7d,
-        1.0 * active_users_window.active_users_7d / nullif(windowed.seats_purchased, 0) as seat_utilisation,
+        1.0 * windowed.active_users_7d / nullif(windowed.seats_purchased, 0) as seat_utilisation,
         windowed.session_minutes_7d,
         cast(windowed.core_feature_uses_7d as bigint) as core_feature_uses_7d,
-        {{ list_size('core_features_windows.core_features_28d_list') }} as core_features_used_28d,
-        {{ count_missing('core_features_windows.core_features_prev_28d_list', 'core_features_windows.core_features_28d_list') }}
-            as core_features_abandoned_28d,
-        cast(trend_windows.logins_28d as bigint) as logins_28d,
-        1.0 * trend_windows.logins_28d / nullif(windowed.seats_purchased, 0) as logins_per_seat_28d,
+        cast(
+        {%- for feature in var('core_features') %}
+        case when windowed.core_feature_{{ loop.index }}_days_28d > 0 then 1 else 0 end {{ '+' if not loop.last }}
+        {%- endfor %}
+            as bigint) as core_features_used_28d,
+        cast(
+        {%- for feature in var('core_features') %}
+        case when windowed.core_feature_{{ loop.index }}_days_prev_28d > 0
+            and windowed.core_feature_{{ loop.index }}_days_28d = 0 then 1 else 0 end {{ '+' if not loop.last }}
+        {%- endfor %}
+            as bigint) as core_features_abandoned_28d,
+        cast(windowed.logins_28d as bigint) as logins_28d,
+        1.0 * windowed.logins_28d / nullif(windowed.seats_purchased, 0) as logins_per_seat_28d,
         {%- for metric in trend_metrics %}
         -- per day over the last 28 days vs the 62 days before; null until those 62 days exist
-        case when trend_windows.days_90d = 90 then
-            (1.0 * trend_windows.{{ metric }}_28d / 28)
-            / nullif(1.0 * (trend_windows.{{ metric }}_90d - trend_windows.{{ metric }}_28d) / 62, 0) - 1
+        case when windowed.days_90d = 90 then
+            (1.0 * windowed.{{ metric }}_28d / 28)
+            / nullif(1.0 * (windowed.{{ metric }}_90d - windowed.{{ metric }}_28d) / 62, 0) - 1
         end as {{ metric }}_28d_vs_prior_62d,
         {%- endfor %}
         cast(windowed.api_calls_7d as bigint) as api_calls_7d,
@@ -380,15 +382,6 @@ final as (
         windowed.renewal_date,
         {{ dbt.datediff('windowed.signal_date', 'windowed.renewal_date', 'day') }} as days_to_renewal
     from windowed
-    inner join active_users_window
-        on windowed.account_id = active_users_window.account_id
-        and windowed.signal_date = active_users_window.signal_date
-    inner join core_features_windows
-        on windowed.account_id = core_features_windows.account_id
-        and windowed.signal_date = core_features_windows.signal_date
-    inner join trend_windows
-        on windowed.account_id = trend_windows.account_id
-        and windowed.signal_date = trend_windows.signal_date
     inner join scope
         on windowed.account_id = scope.account_id
         and windowed.signal_date >= scope.recompute_from
