@@ -21,38 +21,13 @@
     json_extract_string({{ column }}, '$.{{ field }}')
 {%- endmacro %}
 
-{#-
-  The values of `value` on the previous `weeks` same weekdays of each account (a dense daily series
-  keyed by account_id, signal_date), as a list: the samples of the account's weekday-aware normal.
--#}
-{% macro weekday_history(value, weeks=4) -%}
-    {{ return(adapter.dispatch('weekday_history', 'healthwatch')(value, weeks)) }}
+{#- The day of the week of a date, as a number (any numbering: it only groups same weekdays). -#}
+{% macro day_of_week(date) -%}
+    {{ return(adapter.dispatch('day_of_week', 'healthwatch')(date)) }}
 {%- endmacro %}
 
-{% macro duckdb__weekday_history(value, weeks) -%}
-    list({{ value }}) over (
-        partition by account_id, dayofweek(signal_date)
-        order by signal_date
-        rows between {{ weeks }} preceding and 1 preceding
-    )
-{%- endmacro %}
-
-{#- Median of a list of numbers (null for an empty list). -#}
-{% macro list_median(values) -%}
-    {{ return(adapter.dispatch('list_median', 'healthwatch')(values)) }}
-{%- endmacro %}
-
-{% macro duckdb__list_median(values) -%}
-    list_median({{ values }})
-{%- endmacro %}
-
-{#- Median absolute deviation from the median of a list of numbers. -#}
-{% macro list_mad(values) -%}
-    {{ return(adapter.dispatch('list_mad', 'healthwatch')(values)) }}
-{%- endmacro %}
-
-{% macro duckdb__list_mad(values) -%}
-    list_median(list_transform({{ values }}, lambda v: abs(v - list_median({{ values }}))))
+{% macro duckdb__day_of_week(date) -%}
+    dayofweek({{ date }})
 {%- endmacro %}
 
 {#- The distinct values of a column within a group, as a list: distinct_list('user_id'). -#}

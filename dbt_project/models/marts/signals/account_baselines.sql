@@ -14,7 +14,15 @@
     post_hook="{{ build_remaining_parts() }}"
 ) }}
 {%- set metrics = ['logins', 'logins_7d', 'active_users_7d', 'core_feature_uses_7d', 'session_minutes_7d', 'tickets_7d'] %}
-{%- set lookback_days = 28 %}
+{%- set weeks = 4 %}
+{%- set lookback_days = 7 * weeks %}
+{#- each metric's columns of the previous same weekdays: logins_1w, logins_2w, ... #}
+{%- set weeks_of = {} %}
+{%- for metric in metrics %}
+{%- set columns = [] %}
+{%- for week in range(1, weeks + 1) %}{% do columns.append(metric ~ '_' ~ week ~ 'w') %}{% endfor %}
+{%- do weeks_of.update({metric: columns}) %}
+{%- endfor %}
 with scope as (
     select * from {{ ref('int_recompute_scope') }}
     where part = {{ current_part() }}
@@ -37,15 +45,30 @@ signals as (
 ),
 
 histories as (
+    -- each metric on the previous four same weekdays (the metrics are never null), and how many
+    -- of those the account has
     select
         *,
         {%- for metric in metrics %}
-        {{ weekday_history(metric, 4) }} as {{ metric }}_history,
+        {%- for column in weeks_of[metric] %}
+        lag({{ metric }}, {{ loop.index }}) over same_weekday as {{ column }},
         {%- endfor %}
+        {%- endfor %}
+        least(row_number() over same_weekday - 1, {{ weeks }}) as samples,
         count(*) over (
             partition by account_id order by signal_date rows between 28 preceding and 1 preceding
         ) as baseline_days
     from signals
+    window same_weekday as (partition by account_id, {{ day_of_week('signal_date') }} order by signal_date)
+),
+
+baselines as (
+    select
+        *,
+        {%- for metric in metrics %}
+        {{ median_of_first(weeks_of[metric], 'samples') }} as {{ metric }}_baseline{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from histories
 ),
 
 stats as (
@@ -55,10 +78,14 @@ stats as (
         baseline_days,
         {%- for metric in metrics %}
         {{ metric }},
-        {{ list_median(metric ~ '_history') }} as {{ metric }}_baseline,
-        {{ list_mad(metric ~ '_history') }} as {{ metric }}_mad{% if not loop.last %},{% endif %}
+        {{ metric }}_baseline,
+        {%- set deviations = [] %}
+        {%- for sample in weeks_of[metric] %}
+        {%- do deviations.append('abs(' ~ sample ~ ' - ' ~ metric ~ '_baseline)') %}
         {%- endfor %}
-    from histories
+        {{ median_of_first(deviations, 'samples') }} as {{ metric }}_mad{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from baselines
 ),
 
 final as (
