@@ -63,8 +63,11 @@ SCORE_COLUMNS: dict[str, str] = {
     "previous_health_class": "varchar",
     "drivers": "varchar",
 }
-# Days of signal history read before the first judged day: the derived facts look back at most 91.
-LOOKBACK_DAYS = 120
+# Days of signal history read before the first judged day, exactly what the derived facts need:
+# a 90-day list of the day's new CRM events (each the rise of a 90-day count over the day before
+# it: 90 days back) and the days below baseline, counted up to 91. More rows only cost: every
+# window runs over all of them.
+LOOKBACK_DAYS = 91
 
 Mode = Literal["latest", "range"]
 
