@@ -27,6 +27,8 @@ TABLES = [
     "staging.stg_product__events",
     "intermediate.int_usage_daily",
     "intermediate.int_support_ticket_sentiment",
+    "intermediate.int_support_daily",
+    "intermediate.int_engagement_daily",
     "signals.account_signals_daily",
     "signals.account_baselines",
     "signals.account_features",

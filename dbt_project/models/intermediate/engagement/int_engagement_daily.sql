@@ -1,7 +1,21 @@
 -- Surveys sent and NPS answers per account per day; for a day with answers, its latest score
 -- and the score of the answer before it (so the latest change can be carried forward).
+-- Incremental: a run rebuilds each account's days from its recompute_from (macros/incremental.sql);
+-- an answer's previous score is still looked up among all of the account's answers.
+-- depends_on: {{ ref('int_recompute_scope') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recompute_scope('activity_date') }}"
+) }}
 with sends as (
-    select * from {{ ref('stg_engagement__survey_sends') }}
+    select sends.*
+    from {{ ref('stg_engagement__survey_sends') }} as sends
+    {%- if is_incremental() %}
+    inner join {{ ref('int_recompute_scope') }} as scope
+        on sends.account_id = scope.account_id
+        and cast(sends.sent_at as date) >= scope.recompute_from
+    {%- endif %}
 ),
 
 responses as (
@@ -10,17 +24,28 @@ responses as (
         cast(responded_at as date) as response_date,
         lag(score) over (partition by account_id order by responded_at, response_id) as previous_score
     from {{ ref('stg_engagement__nps_responses') }}
+    {%- if is_incremental() %}
+    where account_id in (select account_id from {{ ref('int_recompute_scope') }})
+    {%- endif %}
 ),
 
 last_response_of_day as (
     select
-        account_id,
-        response_date as activity_date,
-        score as nps_score_day_last,
-        previous_score as nps_score_day_previous,
-        count(*) over (partition by account_id, response_date) as nps_responses
+        responses.account_id,
+        responses.response_date as activity_date,
+        responses.score as nps_score_day_last,
+        responses.previous_score as nps_score_day_previous,
+        count(*) over (partition by responses.account_id, responses.response_date) as nps_responses
     from responses
-    qualify row_number() over (partition by account_id, response_date order by responded_at desc, response_id desc) = 1
+    {%- if is_incremental() %}
+    inner join {{ ref('int_recompute_scope') }} as scope
+        on responses.account_id = scope.account_id
+        and responses.response_date >= scope.recompute_from
+    {%- endif %}
+    qualify row_number() over (
+        partition by responses.account_id, responses.response_date
+        order by responses.responded_at desc, responses.response_id desc
+    ) = 1
 ),
 
 sends_per_day as (

@@ -2,8 +2,22 @@
 -- negative tickets (VADER compound at or below the threshold), repeat issues (a ticket whose
 -- subject, ignoring case, digits and punctuation, matches one the account opened in the 30 days
 -- before) and the sum of sentiment for averages.
+-- Incremental: a run rebuilds each account's days from its recompute_from (macros/incremental.sql),
+-- reading its tickets from 30 days before that to find the repeats.
+-- depends_on: {{ ref('int_recompute_scope') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recompute_scope('activity_date') }}"
+) }}
 with tickets as (
-    select * from {{ ref('stg_support__tickets') }}
+    select tickets.*
+    from {{ ref('stg_support__tickets') }} as tickets
+    {%- if is_incremental() %}
+    inner join {{ ref('int_recompute_scope') }} as scope
+        on tickets.account_id = scope.account_id
+        and tickets.created_at >= {{ dbt.dateadd('day', -30, 'scope.recompute_from') }}
+    {%- endif %}
 ),
 
 sentiment as (
@@ -43,6 +57,11 @@ final as (
         sum(normalized.sentiment_compound) as ticket_sentiment_sum
     from normalized
     left join repeats on normalized.ticket_id = repeats.ticket_id
+    {%- if is_incremental() %}
+    inner join {{ ref('int_recompute_scope') }} as scope
+        on normalized.account_id = scope.account_id
+        and cast(normalized.created_at as date) >= scope.recompute_from
+    {%- endif %}
     group by normalized.account_id, cast(normalized.created_at as date)
 )
 
