@@ -57,6 +57,15 @@
     coalesce(list_contains({{ values }}, {{ value }}), false)
 {%- endmacro %}
 
+{#- Aggregate: the latest non-null `value` (by `order`) among the rows where `condition` holds. -#}
+{% macro last_non_null(value, order, condition) -%}
+    {{ return(adapter.dispatch('last_non_null', 'healthwatch')(value, order, condition)) }}
+{%- endmacro %}
+
+{% macro duckdb__last_non_null(value, order, condition) -%}
+    arg_max({{ value }}, {{ order }}) filter (where {{ condition }} and {{ value }} is not null)
+{%- endmacro %}
+
 {#- One row per element of a list column, in a select list: `select id, list_elements('tags') as tag from t`. -#}
 {% macro list_elements(values) -%}
     {{ return(adapter.dispatch('list_elements', 'healthwatch')(values)) }}

@@ -11,6 +11,7 @@
 -- Every trailing value is a sum over a window: distinct counts too (active users, core features),
 -- which as lists of values over windows took two thirds of this model's time.
 -- depends_on: {{ ref('int_recompute_scope') }}
+-- depends_on: {{ ref('stg_cdc__clock') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -20,6 +21,54 @@
 {%- set lookback_days = 89 %}
 {#- each account's own longer normal: the last 28 days against the 62 days before them #}
 {%- set trend_metrics = ['logins', 'session_minutes', 'core_feature_uses', 'team_active_users'] %}
+{#- the trailing frames, in days before the day: (first, last); first none: every day read #}
+{%- set frames = {
+    'last_7_days': (6, 0), 'previous_7_days': (13, 7), 'last_14_days': (13, 0), 'last_28_days': (27, 0),
+    'previous_28_days': (55, 28), 'last_30_days': (29, 0), 'last_90_days': (89, 0), 'all_before': (none, 0),
+} %}
+{#- every trailing value: (how: sum, avg or last, the latest non-null; of what; over which frame; name) #}
+{%- set trailing = [
+    ('sum', 'logins', 'last_7_days', 'logins_7d'),
+    ('sum', 'logins', 'previous_7_days', 'logins_prev_7d'),
+    ('sum', 'team_active_users', 'last_7_days', 'team_active_user_days_7d'),
+    ('sum', 'session_minutes', 'last_7_days', 'session_minutes_7d'),
+    ('sum', 'core_feature_uses', 'last_7_days', 'core_feature_uses_7d'),
+    ('sum', 'api_calls', 'last_7_days', 'api_calls_7d'),
+    ('sum', 'api_errors', 'last_7_days', 'api_errors_7d'),
+    ('avg', 'api_latency_p95_ms', 'last_7_days', 'api_latency_p95_ms_7d'),
+    ('sum', 'case when champion_active then 1 else 0 end', 'last_14_days', 'champion_active_days_14d'),
+    ('sum', 'case when sponsor_active then 1 else 0 end', 'last_28_days', 'sponsor_active_days_28d'),
+    ('last', 'login_date', 'all_before', 'last_login_date'),
+    ('sum', 'tickets_opened', 'last_7_days', 'tickets_7d'),
+    ('sum', 'tickets_opened', 'last_28_days', 'tickets_28d'),
+    ('sum', 'tickets_negative', 'last_7_days', 'tickets_negative_7d'),
+    ('sum', 'tickets_negative', 'last_28_days', 'tickets_negative_28d'),
+    ('sum', 'tickets_escalated', 'last_28_days', 'tickets_escalated_28d'),
+    ('sum', 'tickets_repeat', 'last_28_days', 'tickets_repeat_28d'),
+    ('sum', 'ticket_sentiment_sum', 'last_28_days', 'ticket_sentiment_sum_28d'),
+    ('last', 'nps_score_day_last', 'all_before', 'nps_score_last'),
+    ('last', 'nps_score_day_previous', 'all_before', 'nps_score_previous'),
+    ('sum', 'surveys_sent', 'last_90_days', 'surveys_sent_90d'),
+    ('sum', 'nps_responses', 'last_90_days', 'survey_responses_90d'),
+    ('sum', 'payment_failures', 'last_30_days', 'payment_failures_30d'),
+    ('sum', 'cancellation_requests', 'last_90_days', 'cancellation_requests_90d'),
+    ('sum', 'procurement_freezes', 'last_90_days', 'procurement_freezes_90d'),
+    ('sum', 'budget_owner_changes', 'last_90_days', 'budget_owner_changes_90d'),
+    ('sum', 'champion_departures', 'last_90_days', 'champion_departures_90d'),
+    ('sum', 'sponsor_departures', 'last_90_days', 'sponsor_departures_90d'),
+    ('sum', 'active_users_change', 'all_before', 'active_users_7d'),
+    ('sum', 'case when is_seed then 0 else 1 end', 'last_90_days', 'days_90d'),
+] %}
+{%- for feature in var('core_features') %}
+{%- do trailing.append(('sum', 'core_feature_' ~ loop.index ~ '_used', 'last_28_days', 'core_feature_' ~ loop.index ~ '_days_28d')) %}
+{%- do trailing.append(('sum', 'core_feature_' ~ loop.index ~ '_used', 'previous_28_days', 'core_feature_' ~ loop.index ~ '_days_prev_28d')) %}
+{%- endfor %}
+{%- for metric in trend_metrics %}
+{%- do trailing.append(('sum', metric, 'last_28_days', metric ~ '_28d')) %}
+{%- do trailing.append(('sum', metric, 'last_90_days', metric ~ '_90d')) %}
+{%- endfor %}
+{#- rebuilt ranges up to this many days are aggregated instead of windowed (see aggregated_accounts) #}
+{%- set aggregate_days_at_most = 3 %}
 with scope as (
     select * from {{ ref('int_recompute_scope') }}
     where part = {{ current_part() }}
@@ -238,57 +287,102 @@ with_seeds as (
 ),
 {% endif %}
 
-windowed as (
+{% if is_incremental() %}
+clock as (
+    select * from {{ ref('stg_cdc__clock') }}
+),
+
+-- An account whose rebuilt days are few (the day's roll, a batch within the day) gets them by
+-- aggregating, for each rebuilt day, the days it looks back at; windows would compute every one
+-- of the 90 days read before it too, and cost as much per row. Longer ranges keep the windows.
+aggregated_accounts as (
+    select scope.account_id
+    from scope
+    cross join clock
+    where scope.recompute_from >= {{ dbt.dateadd('day', -(aggregate_days_at_most - 1), 'clock.as_of_date') }}
+),
+
+rebuilt_days as (
+    select with_seeds.account_id, with_seeds.signal_date as rebuilt_day
+    from with_seeds
+    inner join scope
+        on with_seeds.account_id = scope.account_id
+        and with_seeds.signal_date >= scope.recompute_from
+    where not with_seeds.is_seed
+        and with_seeds.account_id in (select account_id from aggregated_accounts)
+),
+
+looked_back as (
+    select
+        rebuilt_days.rebuilt_day,
+        {{ dbt.datediff('with_seeds.signal_date', 'rebuilt_days.rebuilt_day', 'day') }} as days_back,
+        with_seeds.*
+    from rebuilt_days
+    inner join with_seeds
+        on with_seeds.account_id = rebuilt_days.account_id
+        and with_seeds.signal_date <= rebuilt_days.rebuilt_day
+),
+
+aggregated as (
+    select
+        account_id,
+        rebuilt_day as signal_date,
+        {%- for how, value, frame, name in trailing %}
+        {%- set first, last = frames[frame] %}
+        {%- set within = 'days_back >= ' ~ last ~ ((' and days_back <= ' ~ first) if first is not none else '') %}
+        {%- if how == 'last' %}
+        {{ last_non_null(value, 'signal_date', within) }} as {{ name }}{{ ',' if not loop.last }}
+        {%- else %}
+        {{ how }}({{ value }}) filter (where {{ within }}) as {{ name }}{{ ',' if not loop.last }}
+        {%- endif %}
+        {%- endfor %}
+    from looked_back
+    group by account_id, rebuilt_day
+),
+
+windowed_by_aggregation as (
+    select
+        with_seeds.*,
+        {%- for how, value, frame, name in trailing %}
+        aggregated.{{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from with_seeds
+    inner join aggregated
+        on with_seeds.account_id = aggregated.account_id and with_seeds.signal_date = aggregated.signal_date
+),
+{% endif %}
+
+windowed_by_windows as (
     select
         *,
-        sum(logins) over last_7_days as logins_7d,
-        sum(logins) over previous_7_days as logins_prev_7d,
-        sum(team_active_users) over last_7_days as team_active_user_days_7d,
-        sum(session_minutes) over last_7_days as session_minutes_7d,
-        sum(core_feature_uses) over last_7_days as core_feature_uses_7d,
-        sum(api_calls) over last_7_days as api_calls_7d,
-        sum(api_errors) over last_7_days as api_errors_7d,
-        avg(api_latency_p95_ms) over last_7_days as api_latency_p95_ms_7d,
-        sum(case when champion_active then 1 else 0 end) over last_14_days as champion_active_days_14d,
-        sum(case when sponsor_active then 1 else 0 end) over last_28_days as sponsor_active_days_28d,
-        last_value(login_date ignore nulls) over all_before as last_login_date,
-        sum(tickets_opened) over last_7_days as tickets_7d,
-        sum(tickets_opened) over last_28_days as tickets_28d,
-        sum(tickets_negative) over last_7_days as tickets_negative_7d,
-        sum(tickets_negative) over last_28_days as tickets_negative_28d,
-        sum(tickets_escalated) over last_28_days as tickets_escalated_28d,
-        sum(tickets_repeat) over last_28_days as tickets_repeat_28d,
-        sum(ticket_sentiment_sum) over last_28_days as ticket_sentiment_sum_28d,
-        last_value(nps_score_day_last ignore nulls) over all_before as nps_score_last,
-        last_value(nps_score_day_previous ignore nulls) over all_before as nps_score_previous,
-        sum(surveys_sent) over last_90_days as surveys_sent_90d,
-        sum(nps_responses) over last_90_days as survey_responses_90d,
-        sum(payment_failures) over last_30_days as payment_failures_30d,
-        sum(cancellation_requests) over last_90_days as cancellation_requests_90d,
-        sum(procurement_freezes) over last_90_days as procurement_freezes_90d,
-        sum(budget_owner_changes) over last_90_days as budget_owner_changes_90d,
-        sum(champion_departures) over last_90_days as champion_departures_90d,
-        sum(sponsor_departures) over last_90_days as sponsor_departures_90d,
-        sum(active_users_change) over all_before as active_users_7d,
-        {%- for feature in var('core_features') %}
-        sum(core_feature_{{ loop.index }}_used) over last_28_days as core_feature_{{ loop.index }}_days_28d,
-        sum(core_feature_{{ loop.index }}_used) over previous_28_days as core_feature_{{ loop.index }}_days_prev_28d,
+        {%- for how, value, frame, name in trailing %}
+        {%- if how == 'last' %}
+        last_value({{ value }} ignore nulls) over {{ frame }} as {{ name }}{{ ',' if not loop.last }}
+        {%- else %}
+        {{ how }}({{ value }}) over {{ frame }} as {{ name }}{{ ',' if not loop.last }}
+        {%- endif %}
         {%- endfor %}
-        {%- for metric in trend_metrics %}
-        sum({{ metric }}) over last_28_days as {{ metric }}_28d,
-        sum({{ metric }}) over last_90_days as {{ metric }}_90d,
-        {%- endfor %}
-        sum(case when is_seed then 0 else 1 end) over last_90_days as days_90d
     from with_seeds
+    {%- if is_incremental() %}
+    where account_id not in (select account_id from aggregated_accounts)
+    {%- endif %}
     window
-        last_7_days as (partition by account_id order by signal_date rows between 6 preceding and current row),
-        previous_7_days as (partition by account_id order by signal_date rows between 13 preceding and 7 preceding),
-        last_14_days as (partition by account_id order by signal_date rows between 13 preceding and current row),
-        last_28_days as (partition by account_id order by signal_date rows between 27 preceding and current row),
-        previous_28_days as (partition by account_id order by signal_date rows between 55 preceding and 28 preceding),
-        last_30_days as (partition by account_id order by signal_date rows between 29 preceding and current row),
-        last_90_days as (partition by account_id order by signal_date rows between 89 preceding and current row),
-        all_before as (partition by account_id order by signal_date rows between unbounded preceding and current row)
+        {%- for frame, bounds in frames.items() %}
+        {%- set first, last = bounds %}
+        {{ frame }} as (
+            partition by account_id order by signal_date
+            rows between {{ (first ~ ' preceding') if first is not none else 'unbounded preceding' }}
+                and {{ (last ~ ' preceding') if last else 'current row' }}
+        ){{ ',' if not loop.last }}
+        {%- endfor %}
+),
+
+windowed as (
+    select * from windowed_by_windows
+    {%- if is_incremental() %}
+    union all
+    select * from windowed_by_aggregation
+    {%- endif %}
 ),
 
 final as (
