@@ -267,6 +267,23 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+class _Row(Mapping[str, Any]):
+    """One row of the scored frame, read from its columns (no dict built per row)."""
+
+    def __init__(self, columns: Mapping[str, np.ndarray], index: int) -> None:
+        self._columns = columns
+        self._index = index
+
+    def __getitem__(self, key: str) -> Any:
+        return self._columns[key][self._index]
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
 def explain(model: ChurnModel, frame: pd.DataFrame, top_k: int = TOP_DRIVERS) -> list[list[dict[str, Any]]]:
     """Per row of `frame`: up to `top_k` drivers that push risk up by at least MIN_CONTRIBUTION,
     largest first, context features left out; each {feature, value, contribution, sentence}."""
@@ -274,23 +291,23 @@ def explain(model: ChurnModel, frame: pd.DataFrame, top_k: int = TOP_DRIVERS) ->
         return []
     features = model.features
     contributions = model.contributions(model.matrix(frame))[:, : len(features)]
-    rows = frame[features].astype("object").to_dict("records")
+    # The drivers of every row at once: what may not be one sorts last, then the top k are taken.
+    eligible = (contributions >= MIN_CONTRIBUTION) & np.array([f not in CONTEXT_FEATURES for f in features])
+    order = np.argsort(-np.where(eligible, contributions, -np.inf), axis=1, kind="stable")[:, :top_k]
+    columns = {feature: frame[feature].to_numpy(dtype=object) for feature in features}
     out = []
-    for row, contrib in zip(rows, contributions, strict=True):
-        order = [
-            i
-            for i in np.argsort(-contrib, kind="stable")
-            if contrib[i] >= MIN_CONTRIBUTION and features[i] not in CONTEXT_FEATURES
-        ][:top_k]
+    for r, picks in enumerate(order):
+        row = _Row(columns, r)
         out.append(
             [
                 {
                     "feature": features[i],
                     "value": _plain(row[features[i]]),
-                    "contribution": round(float(contrib[i]), 4),
+                    "contribution": round(float(contributions[r, i]), 4),
                     "sentence": sentence(features[i], row[features[i]], row),
                 }
-                for i in order
+                for i in picks
+                if eligible[r, i]
             ]
         )
     return out
