@@ -4,14 +4,17 @@
   A first run or --full-refresh builds everything and never reads the scope.
 -#}
 
-{#- Pre-hook: delete the rows a run rebuilds (scope_column: recompute_from or usage_recompute_from). -#}
+{#- Pre-hook: delete the rows a run rebuilds (scope_column: recompute_from or usage_recompute_from).
+    The literal lower bound lets the scan skip the row groups of older days without probing the
+    scope for each of their rows (the tables grow with the history; a run's scope does not). -#}
 {% macro delete_recompute_scope(date_column, scope_column='recompute_from') -%}
     {%- if is_incremental() -%}
     delete from {{ this }} as target
-    where exists (
-        select 1 from {{ ref('int_recompute_scope') }} as scope
-        where scope.account_id = target.account_id and target.{{ date_column }} >= scope.{{ scope_column }}
-    )
+    where target.{{ date_column }} >= {{ scope_start(0, scope_column) }}
+        and exists (
+            select 1 from {{ ref('int_recompute_scope') }} as scope
+            where scope.account_id = target.account_id and target.{{ date_column }} >= scope.{{ scope_column }}
+        )
     {%- endif -%}
 {%- endmacro %}
 
@@ -23,7 +26,8 @@
         {%- if first is none -%}
             cast('9999-12-31' as date)
         {%- else -%}
-            {{ dbt.dateadd('day', -lookback_days, "cast('" ~ first ~ "' as date)") }}
+            {#- a date, not dateadd's timestamp: compared with a date column, the scan can skip row groups -#}
+            cast({{ dbt.dateadd('day', -lookback_days, "cast('" ~ first ~ "' as date)") }} as date)
         {%- endif -%}
     {%- else -%}
         cast('1970-01-01' as date)
