@@ -8,8 +8,10 @@
 -- login) are seeded from the row kept just before the rebuilt range. A full refresh is the
 -- same with every account in scope from the first day. The scope is built one part of whole
 -- accounts at a time (macros/parts.sql), so the windows below hold one part in memory.
--- Every trailing value is a sum over a window: distinct counts too (active users, core features),
--- which as lists of values over windows took two thirds of this model's time.
+-- Every trailing value is a sum, a mean or the latest non-null over a frame of days, listed once
+-- below (`trailing`): distinct counts too (active users, core features), which as lists of values
+-- over windows took two thirds of this model's time. Windows compute them on a full refresh and for
+-- long rebuilt ranges; a short range aggregates the days each rebuilt day looks back at.
 -- depends_on: {{ ref('int_recompute_scope') }}
 -- depends_on: {{ ref('stg_cdc__clock') }}
 {{ config(
