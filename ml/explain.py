@@ -5,7 +5,7 @@ raw score; computed only for the rows being scored, since they cost ~0.35 ms per
 """
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -277,7 +277,7 @@ class _Row(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return self._columns[key][self._index]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._columns)
 
     def __len__(self) -> int:
