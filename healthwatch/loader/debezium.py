@@ -12,12 +12,19 @@ source.ts_us / ts_ns / ts_ms (when the change was committed), else the envelope'
 ts_ms, else the Kafka record time.
 """
 
+import codecs
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from healthwatch.errors import HealthwatchError
 from healthwatch.loader.files import SourceFile
 from healthwatch.loader.rules import DEBEZIUM_OPS, TABLE_NAMES, TABLES, ident, lit
-from healthwatch.loader.staging import PREFIX, raw_table, rejects_options, take_rejects
+from healthwatch.loader.staging import PREFIX, raw_table
 
 LINES = f"{PREFIX}dbz_lines"
 EVENTS = f"{PREFIX}dbz"
@@ -43,6 +50,7 @@ _SOURCE_FIELDS = {
     name: "VARCHAR" for name in ("table", "sequence", "lsn", "pos", "file", "scn", "ts_ms", "ts_us", "ts_ns")
 }
 _MAX_LINE = 16 * 1024 * 1024
+_CHUNK = 16 * 1024 * 1024  # bytes read at a time; lines are cut at the chunk's last LF
 
 
 def _spec(fields: dict[str, str]) -> str:
@@ -58,26 +66,65 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
 def read_lines(con: duckdb.DuckDBPyConnection, source: SourceFile, file_idx: int) -> int:
     """Append the file's lines (blank ones are counted for numbering, then left out)."""
     path = str(source.path)
-    rejects = f"{PREFIX}rej_{file_idx}"
-    con.execute(
-        f"""insert into {LINES}
-        select ?, ?, row_number() over (), line, null
-        from read_csv(?, columns = {{'line': 'varchar'}}, header = false, auto_detect = false,
-                      delim = '\x01', quote = '', escape = '', max_line_size = {_MAX_LINE},
-                      buffer_size = {2 * _MAX_LINE}, {rejects_options(rejects)})""",
-        [path, file_idx, path],
-    )
-    # Lines DuckDB could not read as one field are kept as problems, at their own line number.
-    lines = take_rejects(con, rejects, LINES, file_idx, line="line", file="fi")
-    con.execute(
-        f"insert into {LINES} select ?, ?, line, csv_line, 'the line could not be read: ' || message from {lines}",
-        [path, file_idx],
-    )
+    for batch in _line_batches(source.path):  # noqa: B007 (the insert reads it by name: a replacement scan)
+        con.execute(f"insert into {LINES} select ?, ?, line, raw, problem from batch", [path, file_idx])
     (count,) = con.execute(
         f"select count(*) from {LINES} where fi = ? and raw is not null and (strlen(raw) > 8 or trim(raw) <> '')",
         [file_idx],
     ).fetchone()
     return int(count)
+
+
+def _line_batches(path: Path) -> Iterator[pa.Table]:
+    """The file's lines as Arrow batches (line, raw, problem), split on LF only.
+
+    A CR inside a line is data (JSON escapes its own), so lines are not split on it; one CR
+    before the LF (CRLF files) is dropped. A line that is not UTF-8 or is longer than 16 MiB
+    is kept as a problem at its own line number.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    number = 0
+    rest = b""
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            data = rest + chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                rest = data
+                continue
+            rest = data[cut + 1 :]
+            batch = _batch(data[:cut], number)
+            number += batch.num_rows
+            yield batch
+    if rest:
+        yield _batch(rest, number)
+
+
+def _batch(data: bytes, before: int) -> pa.Table:
+    if before == 0 and data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    raw = pc.list_flatten(pc.split_pattern(pa.array([data], pa.binary()), "\n"))
+    try:
+        lines = raw.cast(pa.string())  # checks UTF-8
+        problems = pa.nulls(len(lines), pa.string())
+    except pa.ArrowInvalid:  # find the lines that are not UTF-8 (rare: decode one by one)
+        texts, notes = [], []
+        for line in raw.to_pylist():
+            try:
+                texts.append(line.decode("utf-8"))
+                notes.append(None)
+            except UnicodeDecodeError as exc:
+                texts.append(line.decode("utf-8", "replace"))
+                notes.append(f"the line could not be read: not UTF-8 text (byte {exc.start + 1})")
+        lines, problems = pa.array(texts, pa.string()), pa.array(notes, pa.string())
+    lines = pc.replace_substring_regex(lines, "\r$", "", max_replacements=1)  # CRLF line ends
+    lines = pc.if_else(pc.equal(lines, ""), pa.scalar(None, pa.string()), lines)
+    long = pc.fill_null(pc.greater(pc.binary_length(lines), _MAX_LINE), False)
+    if pc.any(long).as_py():
+        lines = pc.if_else(long, pc.utf8_slice_codeunits(lines, 0, 1024), lines)
+        problems = pc.if_else(long, f"the line could not be read: longer than {_MAX_LINE:,} bytes", problems)
+    return pa.table({"line": pa.array(range(before + 1, before + len(lines) + 1), pa.int64()), "raw": lines,
+                     "problem": problems})  # fmt: skip
 
 
 def parse(con: duckdb.DuckDBPyConnection, file_tables: dict[int, str | None]) -> None:
