@@ -12,11 +12,14 @@
 
 {#- The contract columns of a JSON image, typed: cdc_columns('after', {'account_id': 'varchar', ...}). -#}
 {% macro cdc_columns(image, columns) -%}
+    {%- set scalars = [] %}
+    {%- for name, type in columns.items() if type != 'json' %}{% do scalars.append(name) %}{% endfor %}
+    {%- set texts = json_texts(image, scalars) %}
     {%- for name, type in columns.items() %}
         {%- if type == 'json' %}
         json_extract({{ image }}, '$.{{ name }}') as {{ name }},
         {%- else %}
-        cast(json_extract_string({{ image }}, '$.{{ name }}') as {{ type }}) as {{ name }},
+        cast({{ texts[name] }} as {{ type }}) as {{ name }},
         {%- endif %}
     {%- endfor %}
 {%- endmacro %}

@@ -21,6 +21,23 @@
     json_extract_string({{ column }}, '$.{{ field }}')
 {%- endmacro %}
 
+{#- Several fields of one JSON document as text: {field: SQL expression}. The expressions are
+    parts of one extraction, so the document is parsed once per row, not once per field. -#}
+{% macro json_texts(column, fields) -%}
+    {{ return(adapter.dispatch('json_texts', 'healthwatch')(column, fields)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_texts(column, fields) -%}
+    {%- set paths = [] %}
+    {%- for field in fields %}{% do paths.append("'$." ~ field ~ "'") %}{% endfor %}
+    {%- set texts = {} %}
+    {%- for field in fields %}
+        {#- identical expressions are computed once per row (DuckDB's common subexpressions) -#}
+        {%- do texts.update({field: "json_extract_string(" ~ column ~ ", [" ~ paths | join(", ") ~ "])[" ~ loop.index ~ "]"}) %}
+    {%- endfor %}
+    {{ return(texts) }}
+{%- endmacro %}
+
 {#- The day of the week of a date, as a number (any numbering: it only groups same weekdays). -#}
 {% macro day_of_week(date) -%}
     {{ return(adapter.dispatch('day_of_week', 'healthwatch')(date)) }}
@@ -30,13 +47,13 @@
     dayofweek({{ date }})
 {%- endmacro %}
 
-{#- The distinct values of a column within a group, as a list: distinct_list('user_id'). -#}
-{% macro distinct_list(column) -%}
-    {{ return(adapter.dispatch('distinct_list', 'healthwatch')(column)) }}
+{#- The values of the given SQL expressions that are not null, as a list (in the order given). -#}
+{% macro non_null_list(expressions) -%}
+    {{ return(adapter.dispatch('non_null_list', 'healthwatch')(expressions)) }}
 {%- endmacro %}
 
-{% macro duckdb__distinct_list(column) -%}
-    list(distinct {{ column }}) filter (where {{ column }} is not null)
+{% macro duckdb__non_null_list(expressions) -%}
+    list_filter([{{ expressions | join(', ') }}], lambda x: x is not null)
 {%- endmacro %}
 
 {#- Number of elements of a list. -#}

@@ -13,6 +13,11 @@
     post_hook="{{ build_remaining_parts(usage_parts().parts - 1) }}"
 ) }}
 {%- set core_features = "'" ~ (var('core_features') | join("', '")) ~ "'" %}
+{%- set properties = json_texts('scoped_events.properties', ['feature', 'duration_seconds', 'status', 'latency_ms']) %}
+{%- set core_feature_names = [] %}
+{%- for feature in var('core_features') %}
+    {%- do core_feature_names.append("case when bool_or(used_core_feature_" ~ loop.index ~ ") then '" ~ feature ~ "' end") %}
+{%- endfor %}
 with events as (
     select * from {{ ref('stg_product__events') }}
     where not is_deleted
@@ -48,10 +53,10 @@ enriched as (
         scoped_events.user_id,
         scoped_events.event_name,
         cast(scoped_events.ts as date) as activity_date,
-        {{ json_text('scoped_events.properties', 'feature') }} as feature,
-        cast({{ json_text('scoped_events.properties', 'duration_seconds') }} as double) as duration_seconds,
-        cast({{ json_text('scoped_events.properties', 'status') }} as integer) as api_status,
-        cast({{ json_text('scoped_events.properties', 'latency_ms') }} as double) as api_latency_ms,
+        {{ properties['feature'] }} as feature,
+        cast({{ properties['duration_seconds'] }} as double) as duration_seconds,
+        cast({{ properties['status'] }} as integer) as api_status,
+        cast({{ properties['latency_ms'] }} as double) as api_latency_ms,
         coalesce(contacts.is_champion, false) as is_champion_user,
         coalesce(contacts.is_exec_sponsor, false) as is_sponsor_user
     from scoped_events
@@ -61,33 +66,88 @@ enriched as (
         and (contacts.valid_to_date is null or cast(scoped_events.ts as date) < contacts.valid_to_date)
 ),
 
-final as (
+-- Distinct users and features without distinct aggregates (each of which hashed every event
+-- again): events are summed per user first, then users per day.
+user_days as (
+    select
+        account_id,
+        activity_date,
+        user_id,
+        count(*) as events_total,
+        count(*) filter (where event_name = 'login') as logins,
+        count(*) filter (where event_name = 'session') as sessions,
+        sum(duration_seconds) filter (where event_name = 'session') as session_seconds,
+        count(*) filter (where event_name = 'feature_used' and feature in ({{ core_features }})) as core_feature_uses,
+        {%- for feature in var('core_features') %}
+        bool_or(event_name = 'feature_used' and feature = '{{ feature }}') as used_core_feature_{{ loop.index }},
+        {%- endfor %}
+        count(*) filter (where event_name = 'api_call') as api_calls,
+        count(*) filter (where event_name = 'api_call' and api_status >= 400) as api_errors,
+        bool_or(is_champion_user) as champion_active,
+        bool_or(is_sponsor_user) as sponsor_active,
+        bool_or(not is_champion_user and not is_sponsor_user) as team_member_active
+    from enriched
+    group by account_id, activity_date, user_id
+),
+
+api_latency as (
+    select
+        account_id,
+        activity_date,
+        percentile_cont(0.95) within group (order by api_latency_ms) as api_latency_p95_ms
+    from enriched
+    where event_name = 'api_call'
+    group by account_id, activity_date
+),
+
+daily as (
     select
         account_id,
         activity_date,
         -- activity: every event counts, whatever its name
-        count(*) as events_total,
-        count(distinct user_id) as active_users,
-        {{ distinct_list('user_id') }} as active_user_ids,
-        count(*) filter (where event_name = 'login') as logins,
-        count(*) filter (where event_name = 'session') as sessions,
-        coalesce(sum(duration_seconds) filter (where event_name = 'session'), 0) / 60.0 as session_minutes,
+        cast(sum(events_total) as bigint) as events_total,
+        count(user_id) as active_users,
+        list(user_id) filter (where user_id is not null) as active_user_ids,
+        cast(sum(logins) as bigint) as logins,
+        cast(sum(sessions) as bigint) as sessions,
+        coalesce(sum(session_seconds), 0) / 60.0 as session_minutes,
         -- core features
-        count(*) filter (where event_name = 'feature_used' and feature in ({{ core_features }})) as core_feature_uses,
-        {{ distinct_list("case when event_name = 'feature_used' and feature in (" ~ core_features ~ ") then feature end") }}
+        cast(sum(core_feature_uses) as bigint) as core_feature_uses,
+        case when sum(core_feature_uses) > 0 then {{ non_null_list(core_feature_names) }} end
             as core_features_used_list,
         -- API integration health
-        count(*) filter (where event_name = 'api_call') as api_calls,
-        count(*) filter (where event_name = 'api_call' and api_status >= 400) as api_errors,
-        percentile_cont(0.95) within group (order by api_latency_ms) filter (
-            where event_name = 'api_call'
-        ) as api_latency_p95_ms,
+        cast(sum(api_calls) as bigint) as api_calls,
+        cast(sum(api_errors) as bigint) as api_errors,
         -- stakeholders, apart from the rest of the team
-        bool_or(is_champion_user) as champion_active,
-        bool_or(is_sponsor_user) as sponsor_active,
-        count(distinct user_id) filter (where not is_champion_user and not is_sponsor_user) as team_active_users
-    from enriched
+        bool_or(champion_active) as champion_active,
+        bool_or(sponsor_active) as sponsor_active,
+        count(user_id) filter (where team_member_active) as team_active_users
+    from user_days
     group by account_id, activity_date
+),
+
+final as (
+    select
+        daily.account_id,
+        daily.activity_date,
+        daily.events_total,
+        daily.active_users,
+        daily.active_user_ids,
+        daily.logins,
+        daily.sessions,
+        daily.session_minutes,
+        daily.core_feature_uses,
+        daily.core_features_used_list,
+        daily.api_calls,
+        daily.api_errors,
+        api_latency.api_latency_p95_ms,
+        daily.champion_active,
+        daily.sponsor_active,
+        daily.team_active_users
+    from daily
+    left join api_latency
+        on daily.account_id = api_latency.account_id
+        and daily.activity_date = api_latency.activity_date
 )
 
 select * from final
