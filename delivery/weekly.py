@@ -218,7 +218,20 @@ def build_weekly_digests(con: duckdb.DuckDBPyConnection, clock: datetime) -> lis
     recent = load_alerts_changed_since(con, clock - WEEK)
     precision = load_precision(con)
 
+    def manager_of(alert: AlertView) -> str | None:
+        return team_of(owner_of(alert, account_owners), alert, team)
+
+    # Each alert to its manager once (not every alert for every manager: 420 managers at L)
+    active_of: dict[str | None, list[AlertView]] = {}
+    for alert in active:
+        active_of.setdefault(manager_of(alert), []).append(alert)
+    recent_of: dict[str | None, list[AlertView]] = {}
+    for alert in recent:
+        if in_manager_view(alert):
+            recent_of.setdefault(manager_of(alert), []).append(alert)
+
     mails = []
+    week_start = clock - WEEK
     for manager_id in managers:
         recipient = member_recipient(manager_id, team)
         if not members_of[manager_id]:
@@ -227,10 +240,8 @@ def build_weekly_digests(con: duckdb.DuckDBPyConnection, clock: datetime) -> lis
             log.warning("weekly digest: manager %s has no email address; left out", manager_id)
             continue
         items = []
-        for alert in active:
+        for alert in active_of.get(manager_id, []):
             owner_id = owner_of(alert, account_owners)
-            if team_of(owner_id, alert, team) != manager_id:
-                continue
             base = digest_item(alert, trends.get(alert.account_id, ()), recipient.timezone, clock)
             owner = team.get(owner_id or "", {})
             items.append(
@@ -240,12 +251,7 @@ def build_weekly_digests(con: duckdb.DuckDBPyConnection, clock: datetime) -> lis
                     owner_id=owner_id or "",
                 )
             )
-
-        def in_team(alert: AlertView, manager_id: str = manager_id) -> bool:
-            return team_of(owner_of(alert, account_owners), alert, team) == manager_id
-
-        week_start = clock - WEEK
-        team_recent = [a for a in recent if in_manager_view(a) and in_team(a)]
+        team_recent = recent_of.get(manager_id, [])
         opened = sum(a.opened_at is not None and a.opened_at >= week_start for a in team_recent)
         resolved = sum(
             a.status == "resolved" and a.resolved_at is not None and a.resolved_at >= week_start
