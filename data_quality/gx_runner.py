@@ -27,6 +27,7 @@ def run_suite(build_suite: Callable[[], Any], frame: pd.DataFrame) -> list[Failu
     context is active, as Great Expectations requires); return the failed expectations."""
     import great_expectations as gx
 
+    frame, integers = _numbers_as_floats(frame)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
     suite = build_suite()
@@ -52,15 +53,36 @@ def run_suite(build_suite: Callable[[], Any], frame: pd.DataFrame) -> list[Failu
             continue
         config = outcome.expectation_config
         details = outcome.result or {}
+        column = config.kwargs.get("column")
         failures.append(
             Failure(
                 expectation=config.type,
-                column=config.kwargs.get("column"),
+                column=column,
                 unexpected_count=int(details.get("unexpected_count") or 0),
-                examples=[str(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
+                examples=[
+                    _shown(v, column in integers) for v in (details.get("partial_unexpected_list") or [])[:5]
+                ],
             )
         )
     return failures
+
+
+def _numbers_as_floats(frame: pd.DataFrame) -> tuple[pd.DataFrame, set[str]]:
+    """Nullable integer columns (DuckDB's integers with nulls) as float64, nulls as NaN, and their
+    names: Great Expectations checks ranges of those with a Python function per value (a third of
+    the signal check's time at 10,000 accounts) and of floats in one vectorised step."""
+    nullable = {
+        str(c)
+        for c, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iu"
+    }
+    if not nullable:
+        return frame, nullable
+    return frame.astype(dict.fromkeys(nullable, "float64")), nullable
+
+
+def _shown(value: Any, integer: bool) -> str:
+    return str(int(value)) if integer and isinstance(value, float) and value.is_integer() else str(value)
 
 
 def run_suite_over(

@@ -113,10 +113,15 @@ def test_a_full_refresh_is_validated_in_parts_with_failures_summed(tmp_path, mon
     rows[1]["logins_7d"] = -1  # account a0
     rows[16]["logins_7d"] = -3  # account a5
     rows.append(rows[7] | {})  # a duplicate day of account a2
+    rows[3]["nps_score_last"] = None  # an integer column with nulls: pandas' nullable Int32
+    rows[5]["nps_score_last"] = 11
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute("create schema signals")
     con.register("signal_rows", pd.DataFrame(rows))
-    con.execute("create table signals.account_signals_daily as select * from signal_rows")
+    con.execute(
+        "create table signals.account_signals_daily as "
+        "select * replace (cast(nps_score_last as integer) as nps_score_last) from signal_rows"
+    )
     monkeypatch.setattr(suites, "PART_ROWS", 4)
 
     outcome = suites.validate_signals(con, full_refresh=True)
@@ -126,4 +131,6 @@ def test_a_full_refresh_is_validated_in_parts_with_failures_summed(tmp_path, mon
     by_key = {(f.expectation, f.column): f for f in outcome.failures}
     assert by_key[("expect_column_values_to_be_between", "logins_7d")].unexpected_count == 2
     assert sorted(by_key[("expect_column_values_to_be_between", "logins_7d")].examples) == ["-1", "-3"]
+    nps = by_key[("expect_column_values_to_be_between", "nps_score_last")]
+    assert (nps.unexpected_count, nps.examples) == (1, ["11"])
     assert ("expect_compound_columns_to_be_unique", None) in by_key
