@@ -66,8 +66,14 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
 def read_lines(con: duckdb.DuckDBPyConnection, source: SourceFile, file_idx: int) -> int:
     """Append the file's lines (blank ones are counted for numbering, then left out)."""
     path = str(source.path)
-    for batch in _line_batches(source.path):  # noqa: B007 (the insert reads it by name: a replacement scan)
-        con.execute(f"insert into {LINES} select ?, ?, line, raw, problem from batch", [path, file_idx])
+    try:
+        for batch in _line_batches(source.path):  # noqa: B007 (the insert reads it by name: a replacement scan)
+            con.execute(f"insert into {LINES} select ?, ?, line, raw, problem from batch", [path, file_idx])
+    except (OSError, EOFError) as exc:  # unreadable, or a broken / truncated gzip file
+        raise HealthwatchError(
+            f"cannot read {path}: {exc}",
+            "check the file (gzip files must be complete), or move it out of the folder",
+        ) from exc
     (count,) = con.execute(
         f"select count(*) from {LINES} where fi = ? and raw is not null and (strlen(raw) > 8 or trim(raw) <> '')",
         [file_idx],

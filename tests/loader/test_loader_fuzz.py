@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -119,3 +120,14 @@ def test_lines_split_on_lf_only_and_unreadable_lines_keep_their_number(tmp_path)
         assert rows[0][1] == "the line is not valid JSON"
         assert rows[1][1].startswith("the line could not be read: not UTF-8")
         assert rows[2][1] == "the line could not be read: longer than 16,777,216 bytes"
+
+
+def test_a_truncated_gzip_file_stops_the_load_naming_it(tmp_path) -> None:
+    line = json.dumps({"before": None, "after": ACCOUNT, "op": "c", "ts_ms": 1767225600000,
+                       "source": {"table": "accounts"}})  # fmt: skip
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "changes.jsonl.gz").write_bytes(gzip.compress((line + "\n").encode() * 50)[:-12])
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con, pytest.raises(HealthwatchError) as refused:
+        load_path(con, folder, now=NOW)
+    assert "changes.jsonl.gz" in str(refused.value) and "gzip" in str(refused.value)
