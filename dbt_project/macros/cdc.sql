@@ -145,8 +145,13 @@ select * from final
 -#}
 {% macro cdc_daily_versions(system, source_table, columns) %}
 with changes as (
-    select * from {{ source('cdc', system ~ '_changes') }}
-    where source_table = '{{ source_table }}'
+    select * from {{ source('cdc', system ~ '_changes') }} as changes
+    where source_table = '{{ source_table }}' and {{ not_quarantined(system, 'changes') }}
+    {%- if is_incremental() %}
+        -- every change of the keys the batch touches: their versions are recomputed whole and
+        -- replace the kept ones (delete+insert on cdc_key); other keys are not read
+        and key in (select key from {{ ref('int_pending_changes') }} where source_table = '{{ source_table }}')
+    {%- endif %}
 ),
 
 last_of_day as (
@@ -160,6 +165,7 @@ last_of_day as (
 final as (
     select
         {{ cdc_columns('after', columns) }}
+        key as cdc_key,
         (op = 'd' or after is null) as is_deleted,
         case
             when row_number() over (partition by key order by change_date) = 1 then cast('1900-01-01' as date)

@@ -25,6 +25,8 @@ from tests_support import in_parts, rounded_rows, settings_at, simulate_into
 STREAMED_DAYS = 8
 TABLES = [
     "staging.stg_product__events",
+    "staging.stg_crm__account_versions",
+    "staging.stg_crm__contact_versions",
     "intermediate.int_usage_daily",
     "intermediate.int_support_ticket_sentiment",
     "intermediate.int_support_daily",
