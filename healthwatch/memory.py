@@ -9,7 +9,6 @@ Expectations' data source dropped after each part) 0.4 GB (README, "Scale").
 
 import ctypes
 import ctypes.util
-import gc
 from collections.abc import Callable
 from functools import cache
 
@@ -27,13 +26,9 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 def release_memory() -> None:
-    """Free what only reference cycles keep, then return pyarrow's unused pool memory and glibc's
-    free heap to the system (tens of ms)."""
+    """Return pyarrow's unused pool memory and glibc's free heap to the system (cheap: a few ms)."""
     import pyarrow as pa
 
-    # Cycles keep DataFrames alive after a suite: at 100,000 accounts the source-contract check
-    # left 0.51 GB of live Arrow buffers and 1.12 GB resident; after a collection 0.39 GB.
-    gc.collect()
     pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:
