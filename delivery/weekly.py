@@ -8,7 +8,7 @@ from `alerts.rule_performance` when the alerts engine has written it.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -218,17 +218,15 @@ def build_weekly_digests(con: duckdb.DuckDBPyConnection, clock: datetime) -> lis
     recent = load_alerts_changed_since(con, clock - WEEK)
     precision = load_precision(con)
 
-    def manager_of(alert: AlertView) -> str | None:
-        return team_of(owner_of(alert, account_owners), alert, team)
+    def by_manager(alerts: Iterable[AlertView]) -> dict[str | None, list[AlertView]]:
+        # each alert to its manager once (not every alert for every manager: 420 managers at L)
+        grouped: dict[str | None, list[AlertView]] = {}
+        for alert in alerts:
+            grouped.setdefault(team_of(owner_of(alert, account_owners), alert, team), []).append(alert)
+        return grouped
 
-    # Each alert to its manager once (not every alert for every manager: 420 managers at L)
-    active_of: dict[str | None, list[AlertView]] = {}
-    for alert in active:
-        active_of.setdefault(manager_of(alert), []).append(alert)
-    recent_of: dict[str | None, list[AlertView]] = {}
-    for alert in recent:
-        if in_manager_view(alert):
-            recent_of.setdefault(manager_of(alert), []).append(alert)
+    active_of = by_manager(active)
+    recent_of = by_manager(a for a in recent if in_manager_view(a))
 
     mails = []
     week_start = clock - WEEK

@@ -13,7 +13,6 @@ ts_ms, else the Kafka record time.
 """
 
 import codecs
-import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from healthwatch.errors import HealthwatchError
-from healthwatch.loader.files import SourceFile
+from healthwatch.loader.files import SourceFile, open_source
 from healthwatch.loader.rules import DEBEZIUM_OPS, TABLE_NAMES, TABLES, ident, lit
 from healthwatch.loader.staging import PREFIX, raw_table
 
@@ -88,10 +87,9 @@ def _line_batches(path: Path) -> Iterator[pa.Table]:
     before the LF (CRLF files) is dropped. A line that is not UTF-8 or is longer than 16 MiB
     is kept as a problem at its own line number.
     """
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     number = 0
     rest = b""
-    with opener(path, "rb") as handle:
+    with open_source(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
             data = rest + chunk
             cut = data.rfind(b"\n")

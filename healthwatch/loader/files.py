@@ -5,9 +5,10 @@ their table; `*.jsonl`, `*.ndjson` and `*.json` hold Debezium change events of a
 Anything else stops the load before it reads a row, naming the file and the fix.
 """
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Any, Literal
 
 from healthwatch.errors import HealthwatchError
 from healthwatch.loader.rules import TABLE_NAMES
@@ -29,6 +30,12 @@ class SourceFile:
     @property
     def name(self) -> str:
         return self.path.name
+
+
+def open_source(path: Path, mode: str, **options: Any) -> IO[Any]:
+    """Open an extract, decompressing it when its name ends in .gz."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    return opener(path, mode, **options)
 
 
 def discover(path: Path) -> tuple[list[SourceFile], list[str]]:

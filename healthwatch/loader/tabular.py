@@ -7,14 +7,13 @@ values as JSON).
 """
 
 import csv
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from healthwatch.errors import HealthwatchError
-from healthwatch.loader.files import SourceFile
+from healthwatch.loader.files import SourceFile, open_source
 from healthwatch.loader.rules import TABLES, ident, lit
 from healthwatch.loader.staging import PREFIX, raw_table, rejects_options, take_rejects
 
@@ -48,9 +47,8 @@ def _reader(source: SourceFile, header: Header | None = None, *, rejects: str | 
 
 def _csv_columns(path: Path) -> tuple[list[str], str]:
     """The header row's names (made unique) and the delimiter it uses."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        with open_source(path, "rt", encoding="utf-8-sig", newline="") as handle:
             first = handle.readline()
     except (OSError, UnicodeDecodeError) as exc:
         raise HealthwatchError(
