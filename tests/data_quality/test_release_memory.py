@@ -1,12 +1,18 @@
-"""Steps give back what they freed: glibc keeps freed heap otherwise (and pyarrow its pool)."""
+"""Steps give back what they freed: glibc keeps freed heap otherwise (and pyarrow its pool), and
+Great Expectations' reference cycles keep the frames they validated."""
 
 import ctypes
 import ctypes.util
 import os
+import weakref
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from data_quality.gx_runner import COLLECT_AFTER_ROWS, run_suite_over
+from data_quality.suites import source_suite
+from healthwatch.contract import source_table
 from healthwatch.memory import _malloc_trim, release_memory
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
@@ -29,3 +35,23 @@ def test_freed_heap_in_the_middle_of_live_blocks_goes_back_to_the_system() -> No
     release_memory()
     assert before - _rss_mb() > 200
     assert len(kept) == 1000
+
+
+def test_a_big_validated_part_is_freed_when_the_suite_moves_on() -> None:
+    # Great Expectations keeps the frame it validated in reference cycles; a part of
+    # COLLECT_AFTER_ROWS rows must not outlive its validation, or each big check's frames stay
+    # resident into the run's next step.
+    refs: list[weakref.ref] = []
+
+    def parts():
+        frame = pd.DataFrame(
+            {"response_id": [f"r{i}" for i in range(COLLECT_AFTER_ROWS)], "survey_id": "s1",
+             "account_id": "a1", "contact_id": "c1", "score": 9, "comment": "great",
+             "responded_at": pd.Timestamp("2026-01-05 10:00")}
+        )  # fmt: skip
+        refs.append(weakref.ref(frame))
+        yield frame
+
+    rows, failures = run_suite_over(lambda: source_suite(source_table("nps_responses")), parts())
+    assert rows == COLLECT_AFTER_ROWS and failures == []
+    assert refs[0]() is None
