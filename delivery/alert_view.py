@@ -274,15 +274,34 @@ def _load(con: duckdb.DuckDBPyConnection, where: str, params: dict[str, Any]) ->
     return [_view(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
 
-def load_active_alerts(
-    con: duckdb.DuckDBPyConnection, severities: tuple[str, ...] | None = None
-) -> list[AlertView]:
-    """Open and acknowledged alerts (optionally of some severities), sorted by `sort_key`."""
+def _active(severities: tuple[str, ...] | None) -> tuple[str, dict[str, Any]]:
     where = "status in (select unnest($statuses))"
     params: dict[str, Any] = {"statuses": list(ACTIVE_STATUSES)}
     if severities is not None:
         where += " and severity in (select unnest($severities))"
         params["severities"] = list(severities)
+    return where, params
+
+
+def active_alerts_sql(
+    con: duckdb.DuckDBPyConnection, severities: tuple[str, ...] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The query (and its parameters) of the active alerts' rows as `AlertView` reads them."""
+    where, params = _active(severities)
+    return f"select {_select_list(con)} from {ALERTS_TABLE} where {where}", params
+
+
+def load_active_alerts(
+    con: duckdb.DuckDBPyConnection,
+    severities: tuple[str, ...] | None = None,
+    alert_ids: list[str] | None = None,
+) -> list[AlertView]:
+    """Open and acknowledged alerts (optionally of some severities, or only these ids), sorted by
+    `sort_key`."""
+    where, params = _active(severities)
+    if alert_ids is not None:
+        where += " and alert_id in (select unnest($alert_ids))"
+        params["alert_ids"] = list(alert_ids)
     return sorted(_load(con, where, params), key=sort_key)
 
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,11 @@ from delivery.alert_view import (
     ALERTS_TABLE,
     TEAM_TABLE,
     AlertView,
+    active_alerts_sql,
     load_active_alerts,
     load_team,
 )
-from delivery.render import render_text
+from delivery.render import environment, render_text
 from healthwatch.errors import HealthwatchError
 from healthwatch.warehouse import require_tables
 
@@ -53,7 +55,8 @@ create table if not exists {TASKS_TABLE} (
     crm_priority varchar not null,      -- High (P1-3) | Normal (P4-6) | Low (P7-9)
     status varchar not null,            -- open | closed (alert resolved, suppressed or downgraded)
     created_at timestamp not null,
-    updated_at timestamp not null
+    updated_at timestamp not null,
+    source_hash varchar                 -- what the open task was rendered from (build_crm_tasks)
 )
 """
 
@@ -82,6 +85,7 @@ class TaskRunSummary:
     closed: int = 0
     unchanged: int = 0
     open_tasks: int = 0
+    rendered: int = 0  # alerts whose task inputs changed since the last run
     exported: int | None = None
     export_path: str | None = None
 
@@ -106,7 +110,7 @@ PUSH_MIGRATIONS: tuple[tuple[str, str], ...] = (
 def ensure_tasks_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists alerts")
     con.execute(TASKS_DDL)
-    for column, sql_type in PUSH_MIGRATIONS:
+    for column, sql_type in (("source_hash", "varchar"), *PUSH_MIGRATIONS):
         con.execute(f"alter table {TASKS_TABLE} add column if not exists {column} {sql_type}")
 
 
@@ -163,23 +167,67 @@ def _task_rows(alert: AlertView, team: Mapping[str, Mapping[str, Any]]) -> list[
     return rows
 
 
-def desired_tasks(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Every task the current alerts ask for, in priority order."""
+def desired_tasks(con: duckdb.DuckDBPyConnection, alert_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every task the current alerts (or only these of them) ask for, in priority order."""
     team = load_team(con)
     tasks: dict[str, dict[str, Any]] = {}
-    for alert in load_active_alerts(con, ACTIONABLE_SEVERITIES):
+    for alert in load_active_alerts(con, ACTIONABLE_SEVERITIES, alert_ids):
         for row in _task_rows(alert, team):
             tasks.setdefault(row["task_id"], row)  # an alert id listed twice keeps its most urgent row
     return list(tasks.values())
 
 
+# Bump when the task rows' code changes: every open task is then rendered again.
+TASK_LAYOUT = 1
+
+
+@cache
+def _layout() -> str:
+    """What a task is made from besides its alert and team rows: this code and its template."""
+    env = environment()
+    template, _, _ = env.loader.get_source(env, "crm_task.txt.j2")
+    return f"{TASK_LAYOUT}:{template}"
+
+
+def _fingerprint_alerts(con: duckdb.DuckDBPyConnection) -> None:
+    """`crm_task_inputs`: each actionable alert's id and a hash of all its task is made from (the
+    alert row as the view reads it, its owner's and manager's team rows, the layout), and whether
+    its task is open with that same hash, i.e. needs no rendering."""
+    active, params = active_alerts_sql(con, ACTIONABLE_SEVERITIES)
+    con.execute(
+        f"""
+        create or replace temp table crm_task_inputs as
+        with alert as (select * exclude (last_seen_at) from ({active})),
+        hashed as (
+            select alert.alert_id,
+                md5(cast(to_json(struct_pack(layout := $layout, alert := alert, owner := o, manager := m))
+                    as varchar)) as source_hash
+            from alert
+            left join {TEAM_TABLE} as o on o.member_id = alert.owner_id
+            left join {TEAM_TABLE} as m on m.member_id = alert.manager_id
+        )
+        select h.alert_id, h.source_hash, t.task_id is not null as current
+        from hashed as h
+        left join {TASKS_TABLE} as t
+            on t.task_id = h.alert_id and t.status = 'open' and t.source_hash = h.source_hash
+        """,
+        {**params, "layout": _layout()},
+    )
+
+
 def build_crm_tasks(con: duckdb.DuckDBPyConnection, clock: datetime) -> TaskRunSummary:
-    """Bring `alerts.crm_tasks` in line with the actionable alerts (critical/high/medium, open/acknowledged)."""
+    """Bring `alerts.crm_tasks` in line with the actionable alerts (critical/high/medium, open/acknowledged).
+
+    Only alerts whose task inputs changed since the last run are rendered again (`_fingerprint_alerts`):
+    the cost follows the change, not the number of open tasks.
+    """
     require_tables(
         con, ALERTS_TABLE, TEAM_TABLE, fix="build the alerts first (`healthwatch run`), then the tasks"
     )
     ensure_tasks_table(con)
-    rows = desired_tasks(con)
+    _fingerprint_alerts(con)
+    stale = [r[0] for r in con.execute("select alert_id from crm_task_inputs where not current").fetchall()]
+    rows = desired_tasks(con, stale) if stale else []
     columns = ", ".join(_ROW_COLUMNS)
     changed = " or ".join(f"t.{c} is distinct from d.{c}" for c in _CONTENT_COLUMNS)
     con.execute("begin transaction")
@@ -214,16 +262,35 @@ def build_crm_tasks(con: duckdb.DuckDBPyConnection, clock: datetime) -> TaskRunS
             """,
             {"clock": clock},
         ).fetchall()
+        # The hash of what each rendered task was made from, changed content or not.
+        con.execute(
+            f"""
+            update {TASKS_TABLE} as t
+            set source_hash = i.source_hash
+            from crm_task_inputs as i
+            where not i.current and t.alert_id = i.alert_id
+                and t.task_id in (select task_id from desired_crm_tasks)
+            """
+        )
         closed = con.execute(
             f"""
             update {TASKS_TABLE}
-            set status = 'closed', updated_at = $clock
-            where status = 'open' and task_id not in (select task_id from desired_crm_tasks)
+            set status = 'closed', updated_at = $clock, source_hash = null
+            where status = 'open'
+                and task_id not in (select task_id from desired_crm_tasks)
+                and alert_id not in (select alert_id from crm_task_inputs where current)
             returning task_id
             """,
             {"clock": clock},
         ).fetchall()
+        (kept,) = con.execute(
+            f"""
+            select count(*) from {TASKS_TABLE}
+            where status = 'open' and alert_id in (select alert_id from crm_task_inputs where current)
+            """
+        ).fetchone()
         con.execute("drop table desired_crm_tasks")
+        con.execute("drop table crm_task_inputs")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -233,8 +300,9 @@ def build_crm_tasks(con: duckdb.DuckDBPyConnection, clock: datetime) -> TaskRunS
         created=len(created),
         updated=len(updated),
         closed=len(closed),
-        unchanged=len(rows) - len(created) - len(updated),
+        unchanged=len(rows) - len(created) - len(updated) + int(kept),
         open_tasks=int(open_tasks),
+        rendered=len(stale),
     )
     log.info("crm tasks: %s", summary)
     return summary

@@ -4,7 +4,7 @@ from datetime import timedelta
 import duckdb
 import pytest
 
-from delivery.crm_tasks import build_crm_tasks, export_crm_tasks_csv
+from delivery.crm_tasks import _CONTENT_COLUMNS, build_crm_tasks, desired_tasks, export_crm_tasks_csv
 from delivery.pipeline import write_crm_tasks
 from healthwatch.errors import HealthwatchError
 from healthwatch.warehouse import connect
@@ -303,3 +303,61 @@ def test_pipeline_writes_each_requested_format(warehouse):
     write_crm_tasks(warehouse.con, warehouse.settings, export_formats=("plain", "salesforce", "hubspot"))
     names = sorted(p.name for p in warehouse.settings.exports_dir.iterdir())
     assert names == ["crm_tasks.csv", "crm_tasks_hubspot.csv", "crm_tasks_salesforce.csv"]
+
+
+def _open_task_content(warehouse) -> dict[str, tuple]:
+    return {
+        t["task_id"]: tuple(t[c] for c in _CONTENT_COLUMNS)
+        for t in warehouse.rows("select * from alerts.crm_tasks where status = 'open'")
+    }
+
+
+def test_only_changed_alerts_are_rendered_and_the_tasks_equal_a_full_render(warehouse):
+    # Each run renders only the alerts whose inputs changed; after every kind of change the open
+    # tasks must be exactly what rendering every actionable alert gives.
+    acme = warehouse.add_alert("acc-acme", severity="critical", priority=1, needs_exec_outreach=True)
+    globex = warehouse.add_alert("acc-globex", severity="medium", priority=5)
+    hooli = warehouse.add_alert("acc-hooli", severity="high", priority=3)
+    first = build_crm_tasks(warehouse.con, warehouse.clock)
+    assert (first.rendered, first.created) == (3, 4)
+
+    later = warehouse.clock + timedelta(hours=1)
+    changes = [
+        lambda: warehouse.update_alert(globex, reason="Seats fell to 30%."),
+        lambda: warehouse.update_alert(globex, evidence='{"metric": "seats", "current": 3}'),
+        lambda: warehouse.update_alert(acme, drivers='[{"feature": "nps", "sentence": "NPS 2"}]'),
+        lambda: warehouse.update_alert(hooli, playbook="Book a QBR."),
+        lambda: warehouse.update_alert(hooli, arr=1.5e6, segment="smb", account_name="Hooli XYZ"),
+        lambda: warehouse.update_alert(acme, health_score=12.0, churn_probability=0.9, model_version="v4"),
+        lambda: warehouse.update_alert(globex, sla_due_at=later + timedelta(hours=2)),
+        lambda: warehouse.update_alert(globex, owner_id="csm-bo", owner_name="Bo Chen"),
+        lambda: warehouse.con.execute("update signals.team_members set email = 'bo@new.example.com' where member_id = 'csm-bo'"),
+        lambda: warehouse.con.execute("update signals.team_members set timezone = 'Asia/Tokyo' where member_id = 'csm-ana'"),
+        lambda: warehouse.con.execute("update signals.team_members set email = 'lee@new.example.com' where member_id = 'mgr-lee'"),
+        lambda: warehouse.update_alert(acme, manager_id="mgr-max"),
+        lambda: warehouse.update_alert(acme, needs_exec_outreach=False),
+        lambda: warehouse.update_alert(hooli, status="acknowledged", acknowledged_at=later),
+        lambda: warehouse.update_alert(hooli, severity="low"),
+        lambda: warehouse.update_alert(hooli, severity="high", priority=2),
+        lambda: warehouse.update_alert(acme, status="resolved", resolved_at=later),
+        lambda: warehouse.update_alert(acme, status="open", needs_exec_outreach=True),
+        lambda: warehouse.add_alert("acc-initech", severity="high", priority=4),
+    ]  # fmt: skip
+    for step, change in enumerate(changes):
+        change()
+        summary = build_crm_tasks(warehouse.con, later + timedelta(minutes=step))
+        full = {
+            row["task_id"]: tuple(row[c] for c in _CONTENT_COLUMNS) for row in desired_tasks(warehouse.con)
+        }
+        assert _open_task_content(warehouse) == full, f"change {step}"
+        assert summary.open_tasks == len(full)
+        assert summary.created + summary.updated + summary.unchanged == len(full), f"change {step}"
+        if step < 8:  # one alert changed: one rendered (team changes re-render their members' alerts)
+            assert summary.rendered == 1, f"change {step}"
+
+    # Nothing changed: nothing is rendered, nothing is updated.
+    before = warehouse.rows(TASK_SNAPSHOT)
+    again = build_crm_tasks(warehouse.con, later + timedelta(days=1))
+    assert (again.rendered, again.created, again.updated, again.closed) == (0, 0, 0, 0)
+    assert again.unchanged == again.open_tasks == len(before)
+    assert warehouse.rows(TASK_SNAPSHOT) == before
