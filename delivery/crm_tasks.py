@@ -11,6 +11,7 @@ An export format is a column mapping (`ExportFormat`): `plain` (every column), `
 """
 
 import csv
+import hashlib
 import logging
 import os
 from collections.abc import Mapping
@@ -186,7 +187,7 @@ def _layout() -> str:
     """What a task is made from besides its alert and team rows: this code and its template."""
     env = environment()
     template, _, _ = env.loader.get_source(env, "crm_task.txt.j2")
-    return f"{TASK_LAYOUT}:{template}"
+    return hashlib.md5(f"{TASK_LAYOUT}:{template}".encode()).hexdigest()
 
 
 def _fingerprint_alerts(con: duckdb.DuckDBPyConnection) -> None:
