@@ -49,7 +49,8 @@ def test_dbt_args_carry_the_absolute_warehouse_and_config(tmp_path: Path) -> Non
     }
     # Serialised the same way every time, so dbt keeps its partial parse.
     assert args == dbt_cli_args("build", settings)
-    assert dbt_cli_args("build", settings, full_refresh=True)[-1] == "--full-refresh"
+    assert args[3:] == ["--exclude-resource-type", "unit_test"]  # unit tests run in full builds
+    assert dbt_cli_args("build", settings, full_refresh=True)[3:] == ["--full-refresh"]
     assert dbt_cli_args("docs generate", settings)[:2] == ["docs", "generate"]
 
 
