@@ -3,7 +3,6 @@
 Great Expectations is imported inside the functions: it costs seconds to import.
 """
 
-import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,12 +10,6 @@ from typing import Any
 import pandas as pd
 
 from healthwatch.memory import release_memory
-
-# A part this long is worth a full garbage collection after it: Great Expectations leaves its
-# frame in reference cycles, which plain reference counting never frees. At 100,000 accounts the
-# source-contract check kept 0.51 GB of them alive, and the run's next step started on top. A
-# collection costs ~0.1 s, paid here only by parts big enough to matter (README, "Scale").
-COLLECT_AFTER_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -38,10 +31,9 @@ def run_suite(build_suite: Callable[[], Any], frame: pd.DataFrame) -> list[Failu
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
     suite = build_suite()
-    batch_definition = (
-        context.data_sources.add_pandas(name=suite.name)
-        .add_dataframe_asset(name="rows")
-        .add_batch_definition_whole_dataframe(name="rows")
+    source = context.data_sources.add_pandas(name=suite.name)
+    batch_definition = source.add_dataframe_asset(name="rows").add_batch_definition_whole_dataframe(
+        name="rows"
     )
     suite = context.suites.add(suite)
     validation = gx.ValidationDefinition(data=batch_definition, suite=suite, name=suite.name)
@@ -50,10 +42,19 @@ def run_suite(build_suite: Callable[[], Any], frame: pd.DataFrame) -> list[Failu
             batch_parameters={"dataframe": frame}, result_format={"result_format": "SUMMARY"}
         )
     finally:
-        # The context outlives this call (Great Expectations keeps the last one as the project's)
-        # and its data source holds the frame: 0.2 GB of the 1.35 GB the source-contract check
-        # left behind at 100,000 accounts (the rest was free memory: healthwatch/memory.py).
+        # Nothing may keep the frame once validated. The context outlives this call (Great
+        # Expectations keeps the last one as the project's), and its data source's engine caches
+        # the batch in reference cycles, which reference counting never frees: at 100,000
+        # accounts the source-contract check left 0.51 GB of frames alive for the run's next
+        # step. A garbage collection after each part freed them too, at 0.2 s a part (15 s
+        # over a full build's signal check). A caller's stack frame that outlives the call (Great
+        # Expectations keeps one on its first validation) must not hold it either: `del frame`.
+        engine = source.execution_engine
+        if engine is not None:
+            engine.batch_manager.reset_batch_cache()
+            engine.batch_manager.batch_data_cache.clear()
         context.data_sources.delete(suite.name)
+        del frame
     failures = []
     for outcome in result.results:
         if outcome.success:
@@ -101,12 +102,9 @@ def run_suite_over(
     rows = 0
     merged: dict[tuple[str, str | None], Failure] = {}
     for frame in frames:
-        size = len(frame)
-        rows += size
-        failures = run_suite(build_suite, frame) if size else []
+        rows += len(frame)
+        failures = run_suite(build_suite, frame) if len(frame) else []
         del frame
-        if size >= COLLECT_AFTER_ROWS:
-            gc.collect()
         release_memory()  # else each part's freed pages pile up in the allocators
         for failure in failures:
             key = (failure.expectation, failure.column)
