@@ -47,8 +47,8 @@ def run_suite(build_suite: Callable[[], Any], frame: pd.DataFrame) -> list[Failu
         # the batch in reference cycles, which reference counting never frees: at 100,000
         # accounts the source-contract check left 0.51 GB of frames alive for the run's next
         # step. A garbage collection after each part freed them too, at 0.2 s a part (15 s
-        # over a full build's signal check). A caller's stack frame that outlives the call (Great
-        # Expectations keeps one on its first validation) must not hold it either: `del frame`.
+        # over a full build's signal check). Great Expectations keeps this call's stack frame
+        # after its first validation in a process, so the local goes too: `del frame`.
         engine = source.execution_engine
         if engine is not None:
             engine.batch_manager.reset_batch_cache()
