@@ -202,7 +202,7 @@ def frame_sql(
     return f"""
         with {days},
         history as (
-            select s.*, b.logins_7d_baseline as _logins_7d_baseline
+            select s.*, b.logins_7d_baseline as _logins_7d_baseline, days.last_day as _last_day
             from {SIGNALS} as s
             inner join days on days.account_id = s.account_id
             left join {BASELINES} as b on b.account_id = s.account_id and b.signal_date = s.signal_date
@@ -218,51 +218,7 @@ def frame_sql(
                 budget_owner_changes_90d - coalesce(lag(budget_owner_changes_90d) over ({w}), 0) as _new_budget
             from history
         ),
-        derived as (
-            select
-                account_id,
-                signal_date,
-                list({{'date': signal_date, 'count': payment_failures}})
-                    filter (where payment_failures > 0) over w90 as payment_failure_days,
-                list({{'date': signal_date, 'count': cancellation_requests}})
-                    filter (where cancellation_requests > 0) over w90 as cancellation_request_days,
-                list({{'date': signal_date, 'count': _new_freezes}})
-                    filter (where _new_freezes > 0) over w90 as procurement_freeze_days,
-                list_concat(
-                    coalesce(list({{'date': signal_date, 'kind': 'champion_departure', 'count': _new_champion}})
-                        filter (where _new_champion > 0) over w90, []),
-                    coalesce(list({{'date': signal_date, 'kind': 'sponsor_departure', 'count': _new_sponsor}})
-                        filter (where _new_sponsor > 0) over w90, []),
-                    coalesce(list({{'date': signal_date, 'kind': 'budget_owner_change', 'count': _new_budget}})
-                        filter (where _new_budget > 0) over w90, [])
-                ) as stakeholder_change_days,
-                max(champion_active_days_14d) over lag14 as champion_active_days_14d_prior,
-                signal_date - coalesce(
-                    max(case when not coalesce(logins_7d < _logins_7d_baseline, false) then signal_date end)
-                        over w91,
-                    signal_date - 91
-                ) as logins_7d_days_below_baseline,
-                list_median([
-                    max(api_error_rate_7d) over lag7, max(api_error_rate_7d) over lag14,
-                    max(api_error_rate_7d) over lag21, max(api_error_rate_7d) over lag28
-                ]) as api_error_rate_7d_baseline,
-                list_median([
-                    max(api_latency_p95_ms_7d) over lag7, max(api_latency_p95_ms_7d) over lag14,
-                    max(api_latency_p95_ms_7d) over lag21, max(api_latency_p95_ms_7d) over lag28
-                ]) as api_latency_p95_ms_7d_baseline,
-                signal_date - max(case when nps_responses > 0 then signal_date end) over w90
-                    as days_since_nps_response,
-                sum(tickets_escalated) over w7 as tickets_escalated_7d
-            from increments
-            window
-                w7 as ({w} range between interval 6 days preceding and current row),
-                w90 as ({w} range between interval 89 days preceding and current row),
-                w91 as ({w} range between interval 91 days preceding and current row),
-                lag7 as ({w} range between interval 7 days preceding and interval 7 days preceding),
-                lag14 as ({w} range between interval 14 days preceding and interval 14 days preceding),
-                lag21 as ({w} range between interval 21 days preceding and interval 21 days preceding),
-                lag28 as ({w} range between interval 28 days preceding and interval 28 days preceding)
-        ),
+        derived as ({_derived_sql(mode)}),
         {score_cte}
         final as (
             select {", ".join(select)}
@@ -276,6 +232,74 @@ def frame_sql(
         )
         select * from final
     """
+
+
+def _derived_sql(mode: Mode) -> str:
+    """The DERIVED_COLUMNS of each judged day, from `increments` (the history rows).
+
+    `range` judges every day, so each fact is a window over the days before it; `latest` judges one
+    day per account, so each fact is an aggregate of that account's rows, filtered to the same days
+    (a window per row would compute ~90 rows for each one kept: 23 of the frame's 28 s at L).
+    """
+    latest = mode == "latest"
+    day = "_last_day" if latest else "signal_date"
+
+    def over(agg: str, first: int, last: int = 0, where: str | None = None, ordered: bool = False) -> str:
+        """`agg` over the rows from `first` to `last` days before the judged day (and `where`)."""
+        if latest:
+            if first == last:
+                days = f"signal_date = {day} - {first}"
+            else:
+                days = f"signal_date between {day} - {first} and {day}{f' - {last}' if last else ''}"
+            if ordered:  # a window's frame is in date order already; an aggregate's rows are not
+                agg = f"{agg[:-1]} order by signal_date)"
+            return f"{agg} filter (where {days}{f' and {where}' if where else ''})"
+        end = "current row" if last == 0 else f"interval {last} days preceding"
+        condition = f" filter (where {where})" if where else ""
+        frame = f"range between interval {first} days preceding and {end}"
+        return f"{agg}{condition} over (partition by account_id order by signal_date {frame})"
+
+    def days_with(count: str, kind: str | None = None) -> str:
+        fields = "'date': signal_date" + (f", 'kind': '{kind}'" if kind else "") + f", 'count': {count}"
+        return over(f"list({{{fields}}})", 89, where=f"{count} > 0", ordered=True)
+
+    def weekday_median(column: str) -> str:
+        return f"list_median([{', '.join(over(f'max({column})', n, n) for n in (7, 14, 21, 28))}])"
+
+    below = "case when not coalesce(logins_7d < _logins_7d_baseline, false) then signal_date end"
+    stakeholders = ", ".join(
+        f"coalesce({days_with(count, kind)}, [])"
+        for count, kind in (
+            ("_new_champion", "champion_departure"),
+            ("_new_sponsor", "sponsor_departure"),
+            ("_new_budget", "budget_owner_change"),
+        )
+    )
+    facts = {
+        "payment_failure_days": days_with("payment_failures"),
+        "cancellation_request_days": days_with("cancellation_requests"),
+        "procurement_freeze_days": days_with("_new_freezes"),
+        "stakeholder_change_days": f"list_concat({stakeholders})",
+        "champion_active_days_14d_prior": over("max(champion_active_days_14d)", 14, 14),
+        "logins_7d_days_below_baseline": f"{day} - coalesce({over(f'max({below})', 91)}, {day} - 91)",
+        "api_error_rate_7d_baseline": weekday_median("api_error_rate_7d"),
+        "api_latency_p95_ms_7d_baseline": weekday_median("api_latency_p95_ms_7d"),
+        "days_since_nps_response": f"{day} - {over('max(case when nps_responses > 0 then signal_date end)', 89)}",
+        "tickets_escalated_7d": over("sum(tickets_escalated)", 6),
+    }
+    select = ",\n                ".join(f"{sql} as {name}" for name, sql in facts.items())
+    if latest:
+        return f"""
+            select account_id, {day} as signal_date,
+                {select}
+            from increments
+            group by account_id, {day}
+        """
+    return f"""
+            select account_id, signal_date,
+                {select}
+            from increments
+        """
 
 
 def _score_expr(column: str, have: list[str]) -> str:

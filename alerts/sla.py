@@ -88,15 +88,38 @@ def sla_due_at(
     `opened_at_utc` is naive UTC (the pipeline's clock). `timezone` is the owner's IANA zone,
     `country` the public-holiday calendar to skip, `extra_holidays` the company's own days off.
     """
+    return _due_at(
+        opened_at_utc,
+        hours.for_severity(severity),
+        timezone,
+        country,
+        business_hours.start_hour,
+        business_hours.end_hour,
+        frozenset(extra_holidays),
+    )
+
+
+# One alert run asks for the same few answers tens of thousands of times (every candidate starts
+# its clock at the run's clock; owners share a handful of timezones): 5 of 20 s at 100,000 accounts.
+@lru_cache(maxsize=4096)
+def _due_at(
+    opened_at_utc: datetime,
+    hours: float,
+    timezone: str,
+    country: str,
+    start_hour: int,
+    end_hour: int,
+    extra_holidays: frozenset[date],
+) -> datetime:
     zone = _zone(timezone)
-    remaining = timedelta(hours=hours.for_severity(severity))
+    remaining = timedelta(hours=hours)
     cursor = opened_at_utc.replace(tzinfo=UTC)
     day = cursor.astimezone(zone).date()
     # Bounded: a year of consecutive non-working days would be a broken calendar.
     for _ in range(366 * 2):
         if is_business_day(day, country, extra_holidays):
-            start = _at(day, business_hours.start_hour, zone).astimezone(UTC)
-            end = _at(day, business_hours.end_hour, zone).astimezone(UTC)
+            start = _at(day, start_hour, zone).astimezone(UTC)
+            end = _at(day, end_hour, zone).astimezone(UTC)
             cursor = max(cursor, start)
             if cursor < end:
                 available = end - cursor
