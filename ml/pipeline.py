@@ -81,7 +81,7 @@ def train_and_promote(
     loaded = time.perf_counter()
     run = train_model(training_set, settings.config.model, horizon, clock, sample=sample)
     trained = time.perf_counter()
-    result = register_run(settings.models_dir, run, settings.config.model.num_threads)
+    result = register_run(settings.models_dir, run, settings.config.model.predict_threads)
     timings = {
         "load_s": round(loaded - started, 3),
         "train_s": round(trained - loaded, 3),
@@ -100,7 +100,7 @@ def score_current(
     """Score accounts (all, or `account_ids`) with the promoted model; trains one first if there is none."""
     clock = data_clock(con) if clock is None else clock
     started = time.perf_counter()
-    num_threads = settings.config.model.num_threads
+    num_threads = settings.config.model.predict_threads
     model = registry.load_current(settings.models_dir, num_threads)
     trained = None
     note = ""

@@ -1,6 +1,7 @@
 """Scoring: probabilities, classes and scores consistent with the model; idempotent writes; drivers."""
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -125,6 +126,16 @@ def test_shap_contributions_add_up_to_the_margin(run):
     assert np.allclose(contributions.sum(axis=1), run.model.margin(x))
     drivers = explain(run.model, run.holdout.head(20))
     assert len(drivers) == 20
+
+
+def test_prediction_threads_change_only_the_speed(run):
+    # Scoring predicts with `model.predict_threads` (one per core), training with `num_threads`.
+    frame = run.holdout.head(500)
+    one, two = (replace(run.model, num_threads=n) for n in (1, 2))
+    assert (one.num_threads, two.num_threads) == (1, 2)
+    assert np.array_equal(one.contributions(one.matrix(frame)), two.contributions(two.matrix(frame)))
+    assert np.array_equal(one.predict_proba(frame), two.predict_proba(frame))
+    assert explain(one, frame) == explain(two, frame)
 
 
 def test_every_model_column_has_a_sentence_template():
