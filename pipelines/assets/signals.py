@@ -8,7 +8,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from data_quality.quarantine import screen_pending
 from healthwatch.batches import open_batch, scope_summary
-from pipelines.project import dbt_cli_args, dbt_project
+from pipelines.project import dbt_cli_args, dbt_project, keep_partial_parse
 from pipelines.resources import HealthwatchResource
 
 
@@ -53,7 +53,9 @@ def signals_dbt(
         return
     context.log.info(f"change rows to process: {batch.rows} (full refresh: {full_refresh})")
     args = dbt_cli_args("build", healthwatch.settings(), full_refresh=full_refresh)
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    keep_partial_parse(invocation.target_path)
     with healthwatch.connect() as con:
         scope = scope_summary(con)
     context.log.info(
