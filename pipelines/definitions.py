@@ -1,7 +1,6 @@
 """The one composition root: every asset, job, schedule, sensor and resource."""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from healthwatch.config import load_settings
 from pipelines.assets.alerts import health_alerts
@@ -26,7 +25,7 @@ from pipelines.jobs import (
     train_job,
     weekly_digest_job,
 )
-from pipelines.project import DBT_EXECUTABLE, dbt_project
+from pipelines.project import DBT_EXECUTABLE, DbtResource, dbt_project
 from pipelines.resources import HealthwatchResource
 from sensors.cdc import build_cdc_sensor
 
@@ -61,7 +60,7 @@ defs = dg.Definitions(
     schedules=schedules,
     sensors=cdc_sensors,
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": DbtResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
         "healthwatch": HealthwatchResource(),
     },
 )
