@@ -76,12 +76,23 @@ with scope as (
     where part = {{ current_part() }}
 ),
 
+days as (
+    {{ day_spine(
+        '(select first_date from ' ~ ref('stg_cdc__clock') ~ ')',
+        '(select as_of_date from ' ~ ref('stg_cdc__clock') ~ ')'
+    ) }}
+),
+
+-- the dense daily spine of the part's accounts: each day they were customers, from the 89 days
+-- before recompute_from
 account_days as (
-    select account_days.*
-    from {{ ref('int_account_days') }} as account_days
-    inner join scope
-        on account_days.account_id = scope.account_id
-        and account_days.signal_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
+    select scope.account_id, days.day as signal_date
+    from scope
+    inner join {{ ref('int_account_spans') }} as spans on scope.account_id = spans.account_id
+    inner join days
+        on days.day >= spans.first_day
+        and days.day <= spans.last_day
+        and days.day >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
 ),
 
 account_versions as (
