@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import tempfile
 from functools import cached_property
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -74,7 +75,8 @@ def keep_partial_parse(invocation_target: Path) -> bool:
     source = invocation_target / PARTIAL_PARSE_FILE
     if not source.is_file():
         return False
-    staged = invocation_target.parent / f".{PARTIAL_PARSE_FILE}.{os.getpid()}"
-    staged.write_bytes(source.read_bytes())
+    handle, staged = tempfile.mkstemp(dir=invocation_target.parent, prefix=f".{PARTIAL_PARSE_FILE}.")
+    with os.fdopen(handle, "wb") as out:
+        out.write(source.read_bytes())
     os.replace(staged, invocation_target.parent / PARTIAL_PARSE_FILE)
     return True
