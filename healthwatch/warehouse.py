@@ -54,6 +54,9 @@ QUARANTINE_COLUMNS = """
     replayed_seq bigint
 """
 
+# The data clock dbt built the signals to (one row: first_date, as_of_date, as_of_at).
+SIGNALS_CLOCK = "staging.stg_cdc__clock"
+
 
 def quarantine_table(system: str) -> str:
     """`quarantine.<system>_changes`: the refused change rows of one system."""
@@ -167,6 +170,23 @@ def data_clock(con: duckdb.DuckDBPyConnection) -> datetime:
     if clock is None:
         raise HealthwatchError(
             "the change tables are empty", "run `healthwatch simulate` or `healthwatch load` first"
+        )
+    return clock
+
+
+def signals_clock(con: duckdb.DuckDBPyConnection) -> datetime:
+    """The data clock the signal tables were last built to (dbt's `staging.stg_cdc__clock`).
+
+    The steps after dbt in a run take it as their "now", so one run's signals, scores, alerts and
+    mails share one clock even when changes land meanwhile; and it is one row to read, where
+    `data_clock` scans every change table (102 M rows at 100,000 accounts: 14 s from a cold cache).
+    """
+    require_tables(con, SIGNALS_CLOCK, fix="build the signals first (`healthwatch run` or `dbt build`)")
+    (clock,) = con.execute(f"select as_of_at from {SIGNALS_CLOCK}").fetchone()
+    if clock is None:
+        raise HealthwatchError(
+            f"{SIGNALS_CLOCK} is empty: the signals were built from empty change tables",
+            "run `healthwatch simulate` or `healthwatch load`, then `healthwatch run`",
         )
     return clock
 

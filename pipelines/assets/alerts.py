@@ -8,6 +8,7 @@ import dagster as dg
 from alerts.engine import evaluate_alerts
 from alerts.feedback import collect_outcomes
 from alerts.storm import check_run
+from healthwatch.warehouse import signals_clock
 from pipelines.assets.ml import HEALTH_SCORES
 from pipelines.assets.scope import rebuilt_accounts
 from pipelines.assets.signals import signals_key
@@ -53,7 +54,7 @@ def health_alerts(
     with healthwatch.connect() as con:
         started = time.perf_counter()
         accounts = rebuilt_accounts(context, con)
-        result = evaluate_alerts(con, settings, account_ids=accounts)
+        result = evaluate_alerts(con, settings, signals_clock(con), account_ids=accounts)
         storm = check_run(con, result.clock, result.opened, now=datetime.now()) if result.clock else None
         evaluated = time.perf_counter()
         outcomes = collect_outcomes(con, clock=result.clock)

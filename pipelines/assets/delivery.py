@@ -6,6 +6,7 @@ Secrets and endpoints come from the environment when a run starts (`delivery.pip
 import os
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -24,6 +25,7 @@ from delivery.pipeline import (
     write_crm_tasks,
 )
 from healthwatch.config import Settings
+from healthwatch.warehouse import signals_clock
 from pipelines.assets.alerts import HEALTH_ALERTS
 from pipelines.metadata import result_metadata
 from pipelines.resources import HealthwatchResource
@@ -35,7 +37,8 @@ WEEKLY_DIGESTS = dg.AssetKey(["delivery", "weekly_digests"])
 # Every import file the pipeline keeps current under exports/ (see README, "Delivery").
 EXPORT_FORMATS = ("plain", "salesforce", "hubspot")
 
-Queue = Callable[[duckdb.DuckDBPyConnection, Settings, Endpoints], int]
+# queue(con, settings, endpoints, clock): rows put in the outbox
+Queue = Callable[[duckdb.DuckDBPyConnection, Settings, Endpoints, datetime], int]
 
 
 def _outbox_metadata(stats: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +67,7 @@ def _queue_and_send(healthwatch: HealthwatchResource, queue: Queue) -> dg.Materi
         if held := _held(con):
             return held
         started = time.perf_counter()
-        queued = queue(con, settings, endpoints)
+        queued = queue(con, settings, endpoints, signals_clock(con))
         queued_at = time.perf_counter()
         sent = send_outbox(
             con,
@@ -98,7 +101,7 @@ def crm_tasks(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
         if held := _held(con):
             return held
         started = time.perf_counter()
-        result = write_crm_tasks(con, settings, export_formats=EXPORT_FORMATS)
+        result = write_crm_tasks(con, settings, signals_clock(con), export_formats=EXPORT_FORMATS)
         built_at = time.perf_counter()
         pushed = (
             push_tasks_to_crm(con, settings, endpoints.crm_token, endpoints.crm_base_url)
@@ -126,8 +129,8 @@ def critical_notifications(healthwatch: HealthwatchResource) -> dg.MaterializeRe
     (and post it to Slack when HEALTHWATCH_SLACK_WEBHOOK_URL is set), then deliver the outbox."""
     return _queue_and_send(
         healthwatch,
-        lambda con, settings, endpoints: queue_critical_alerts(
-            con, settings, slack_webhook_url=endpoints.slack_webhook_url
+        lambda con, settings, endpoints, clock: queue_critical_alerts(
+            con, settings, clock, slack_webhook_url=endpoints.slack_webhook_url
         ),
     )
 
@@ -136,11 +139,13 @@ def critical_notifications(healthwatch: HealthwatchResource) -> dg.MaterializeRe
 def email_outbox(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
     """Queue each CSM's daily digest in the outbox, then deliver: through SendGrid when
     SENDGRID_API_KEY is set, otherwise rendered to files."""
-    return _queue_and_send(healthwatch, lambda con, settings, _: queue_digests(con, settings))
+    return _queue_and_send(healthwatch, lambda con, settings, _, clock: queue_digests(con, settings, clock))
 
 
 @dg.asset(key=WEEKLY_DIGESTS, group_name="delivery", deps=[HEALTH_ALERTS], kinds={"sendgrid"})
 def weekly_digests(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
     """Queue each manager's weekly digest (team view, SLA breaches, alert precision) once per ISO
     week, then deliver the outbox."""
-    return _queue_and_send(healthwatch, lambda con, settings, _: queue_weekly_digests(con, settings))
+    return _queue_and_send(
+        healthwatch, lambda con, settings, _, clock: queue_weekly_digests(con, settings, clock)
+    )

@@ -4,6 +4,7 @@ from typing import Any
 
 import dagster as dg
 
+from healthwatch.warehouse import signals_clock
 from ml.pipeline import ScoringResult, TrainingResult, score_current, train_and_promote
 from pipelines.assets.scope import rebuilt_accounts
 from pipelines.assets.signals import signals_key
@@ -60,7 +61,7 @@ def churn_model(healthwatch: HealthwatchResource) -> dg.MaterializeResult:
     promote it only if its holdout PR-AUC is not worse than the current model's."""
     settings = healthwatch.settings()
     with healthwatch.connect() as con:
-        result = train_and_promote(con, settings)
+        result = train_and_promote(con, settings, signals_clock(con))
     return dg.MaterializeResult(metadata=training_metadata(result))
 
 
@@ -78,5 +79,5 @@ def account_health_scores(
     top drivers in words."""
     settings = healthwatch.settings()
     with healthwatch.connect() as con:
-        result = score_current(con, settings, account_ids=rebuilt_accounts(context, con))
+        result = score_current(con, settings, signals_clock(con), account_ids=rebuilt_accounts(context, con))
     return dg.MaterializeResult(metadata=scoring_metadata(result))

@@ -185,6 +185,13 @@ def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
         "insert into cdc.crm_changes values (1, 'accounts', 'c', 'acc-acme', null, '{}', ?, ?)",
         [CLOCK, CLOCK],
     )
+    # The delivery assets take the clock the signals were built to (dbt's stg_cdc__clock).
+    con.execute("create schema if not exists staging")
+    con.execute(
+        "create table staging.stg_cdc__clock as select cast(? as date) as first_date, "
+        "cast(? as date) as as_of_date, cast(? as timestamp) as as_of_at",
+        [CLOCK, CLOCK, CLOCK],
+    )
     try:
         yield Warehouse(path=path, con=con, settings=settings)
     finally:

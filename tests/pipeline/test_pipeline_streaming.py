@@ -6,7 +6,7 @@ import duckdb
 from bench.scale import deliver_held, hold_back
 from healthwatch.batches import scope_accounts
 from healthwatch.simulator import stream
-from healthwatch.warehouse import connect, data_clock, max_seqs
+from healthwatch.warehouse import connect, data_clock, max_seqs, signals_clock
 from pipelines.assets.alerts import HEALTH_ALERTS
 from pipelines.assets.ml import HEALTH_SCORES
 from pipelines.project import DBT_PROJECT_DIR
@@ -111,3 +111,17 @@ def test_a_batch_within_the_day_rescores_and_judges_only_its_accounts(world_copy
     assert kept > 0  # the others keep the scores of the day's first run
     alerts = _latest_metadata(dagster_instance, HEALTH_ALERTS)
     assert alerts["accounts_rescored"] == len(rescored)
+
+
+def test_steps_after_dbt_take_the_clock_the_signals_were_built_to(world_copy, dagster_instance) -> None:
+    # A streamed day moves the change tables' clock; until a run builds signals for it, a digest
+    # run dates its mails by the signals it reads, not by changes it cannot see yet.
+    with connect(world_copy.warehouse) as con:
+        stream(con, days=1)
+        con.execute("delete from alerts.email_outbox")
+        built, latest = signals_clock(con), data_clock(con)
+    assert built.date() < latest.date()
+    run_job("digest_job", world_copy, instance=dagster_instance)
+    with duckdb.connect(str(world_copy.warehouse), read_only=True) as con:
+        periods = {p for (p,) in con.execute("select distinct period from alerts.email_outbox").fetchall()}
+    assert periods == {built.date().isoformat()}
