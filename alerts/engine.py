@@ -9,7 +9,8 @@ One run, one transaction:
 3. per account, alerts.decide judges the row against the rules and merges the hits with the live
    alerts: model gate, dedup, escalation, SLA breach, auto-resolve, silences, maintenance windows,
    holidays, inhibition and notifications;
-4. the changed rows are written back set-wise (one UPDATE and one INSERT from a staged Arrow table).
+4. the changed rows are written back set-wise from staged Arrow tables (changed alerts deleted and
+   inserted again, new ones inserted).
 """
 
 from collections import Counter
@@ -33,6 +34,7 @@ from alerts.silences import active_silences
 from alerts.types import LIVE_STATUSES, SEGMENTS, SEVERITIES
 from healthwatch.config import Settings
 from healthwatch.errors import HealthwatchError
+from healthwatch.memory import release_memory
 from healthwatch.warehouse import data_clock, require_tables, table_exists
 
 
@@ -134,6 +136,11 @@ def _run(con: duckdb.DuckDBPyConnection, ctx: RunContext, ids: list[str] | None)
         updates += plan.updates
         counts.update(plan.counts)
         by_severity.update(plan.by_severity)
+    evaluated = len(rows)
+    # The frame's rows (a dict per account) are done with: their memory goes back before the
+    # write takes its own (0.6 GB at 100,000 accounts, where the full build's peak was this step's).
+    del rows, live, closed
+    release_memory()
 
     for existing in _live_alerts_of_churned(con, ids):
         updates.append(resolve_alert(existing, now, "account_churned"))
@@ -141,7 +148,7 @@ def _run(con: duckdb.DuckDBPyConnection, ctx: RunContext, ids: list[str] | None)
 
     opened = _write(con, inserts, updates)
     return AlertRunSummary(
-        evaluated_accounts=len(rows),
+        evaluated_accounts=evaluated,
         fired=sum(by_severity.values()),
         opened=opened,
         updated=len(updates) - counts["resolved"],
