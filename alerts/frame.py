@@ -201,9 +201,9 @@ def frame_sql(
         score_join = ""
 
     w = "partition by account_id order by signal_date"
-    # The days above bound every date read; said again as literals, they let each scan skip the
-    # row groups of older days before its join (at 100,000 accounts the judged rows' scans of the
-    # signals and the baselines read the whole tables, 3-4 s each).
+    # The days above bound every date read; said again as literals, they let a scan skip the row
+    # groups that hold only older days: those later runs appended (the full build's row groups
+    # hold every date of their accounts). At 100,000 accounts the live frame 8.8 -> 8.1 s.
     read = f"between {first_read} and $as_of"
     judged_days = f"between {first_judged} and $as_of"
     return f"""
