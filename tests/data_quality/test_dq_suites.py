@@ -134,3 +134,42 @@ def test_a_full_refresh_is_validated_in_parts_with_failures_summed(tmp_path, mon
     nps = by_key[("expect_column_values_to_be_between", "nps_score_last")]
     assert (nps.unexpected_count, nps.examples) == (1, ["11"])
     assert ("expect_compound_columns_to_be_unique", None) in by_key
+
+
+def test_expectations_on_columns_with_nulls_report_what_one_validation_of_the_frame_does() -> None:
+    # run_suite validates them on a frame of their own columns; the verdicts must not change.
+    import great_expectations as gx
+
+    from data_quality.gx_runner import Failure
+
+    rows = [_nps(response_id=f"r{i}", score=i % 11) for i in range(30)]
+    rows[6]["score"], rows[7]["score"] = 11, -1  # out of range
+    for i in (2, 11, 23):
+        rows[i] |= {"score": None, "comment": None}
+    rows[4]["response_id"] = rows[5]["response_id"] = None
+    rows[8]["response_id"] = "r9"  # a duplicate
+    frame = pd.DataFrame(rows).astype({"score": "Int64"})
+
+    def one_validation() -> list[Failure]:
+        context = gx.get_context(mode="ephemeral")
+        suite = context.suites.add(source_suite(source_table("nps_responses")))
+        batch = context.data_sources.add_pandas("whole").add_dataframe_asset("rows")
+        definition = batch.add_batch_definition_whole_dataframe("rows")
+        result = gx.ValidationDefinition(data=definition, suite=suite, name="whole").run(
+            batch_parameters={"dataframe": frame.astype({"score": "float64"})},
+            result_format={"result_format": "SUMMARY"},
+        )
+        return [
+            Failure(r.expectation_config.type, r.expectation_config.kwargs.get("column"),
+                    r.result["unexpected_count"], [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+                                                   for v in r.result["partial_unexpected_list"][:5]])
+            for r in result.results if not r.success
+        ]  # fmt: skip
+
+    split = run_suite(lambda: source_suite(source_table("nps_responses")), frame)
+    assert sorted(split, key=repr) == sorted(one_validation(), key=repr)
+    assert {(f.expectation, f.column, f.unexpected_count) for f in split} == {
+        ("expect_column_values_to_be_between", "score", 2),  # nulls are not failures
+        ("expect_column_values_to_not_be_null", "response_id", 2),
+        ("expect_column_values_to_be_unique", "response_id", 2),
+    }
