@@ -116,3 +116,27 @@
 {% macro duckdb__inline_cte() -%}
     not materialized
 {%- endmacro %}
+
+{#- dbt's `unique` test, on DuckDB (found through the `dispatch` search order in dbt_project.yml):
+    the values are grouped by a 64-bit hash first and compared as values only where a hash is
+    seen twice (a duplicate, or a collision the second step tells apart). Grouping the values
+    themselves hashes and compares every string: at 100,000 accounts the 85 M event ids of a full
+    build took 17-18 s alone, 9-11 s this way, on the build's longest path. -#}
+{% macro duckdb__test_unique(model, column_name) %}
+with repeated_hashes as (
+    select hash({{ column_name }}) as value_hash
+    from {{ model }}
+    where {{ column_name }} is not null
+    group by 1
+    having count(*) > 1
+)
+
+select
+    {{ column_name }} as unique_field,
+    count(*) as n_records
+from {{ model }}
+where {{ column_name }} is not null
+    and hash({{ column_name }}) in (select value_hash from repeated_hashes)
+group by {{ column_name }}
+having count(*) > 1
+{% endmacro %}
