@@ -45,6 +45,21 @@ class Batch:
 
 def _islands(con: duckdb.DuckDBPyConnection, table: str, where: str) -> list[tuple[int, int]]:
     """Consecutive runs of distinct seqs in `table` matching `where`, as (first, last) ranges."""
+    rows, low, high = con.execute(
+        f"select count(*), min(seq), max(seq) from {table} where {where}"
+    ).fetchone()
+    if not rows:
+        return []
+    # Mostly there are no gaps (seqs are dense; a gap lasts while rows arrive out of order): one
+    # pass setting a bit per seq of the span tells, where numbering the distinct seqs in order
+    # sorts them all (a full refresh at 100,000 accounts: 0.5 s against 18 s for 85 M events).
+    # A span wider than the rows has gaps for certain, and its bitmap could be huge.
+    if high - low + 1 <= rows:
+        (present,) = con.execute(
+            f"select bit_count(bitstring_agg(seq, {int(low)}, {int(high)})) from {table} where {where}"
+        ).fetchone()
+        if present == high - low + 1:
+            return [(int(low), int(high))]
     return [
         (int(first), int(last))
         for first, last in con.execute(
