@@ -168,13 +168,21 @@ renewals as (
 
 -- Distinct users over the last 7 days without holding lists in a window: each user counts from
 -- the first day of a run of days less than 7 apart until 7 days after its last day, so the count
--- is a running sum of +1 where runs start and -1 where they end (only the 6 days before a day
--- decide whether a user counts on it, and the 89 days read before the rebuilt range cover them).
+-- is a running sum of +1 where runs start and -1 where they end. Only the 6 days before a day
+-- decide whether a user counts on it, so the users are read from 6 days before the rebuilt range,
+-- not from the 89 the other windows need: a run cut there starts there, and the sum on each
+-- rebuilt day is still the users of its last 7 days (a day's roll unnested 90 days of user lists).
 user_days as (
     select usage.account_id, usage.activity_date, {{ list_elements('usage.active_user_ids') }} as user_id
-    from usage
+    from {{ ref('int_usage_daily') }} as usage
+    inner join scope
+        on usage.account_id = scope.account_id
+        and usage.activity_date >= {{ dbt.dateadd('day', -6, 'scope.recompute_from') }}
     inner join account_days
         on usage.account_id = account_days.account_id and usage.activity_date = account_days.signal_date
+    {%- if is_incremental() %}
+    where usage.activity_date >= {{ scope_start(6) }}
+    {%- endif %}
 ),
 
 user_runs as (
