@@ -24,14 +24,22 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- The lowest seq of the pending batch of a change table, as a literal (lets DuckDB skip old row groups). -#}
+{#- The lowest seq of the pending batch of a change table, as a literal (lets DuckDB skip old row
+    groups); 0 when the batch has none of it. -#}
 {% macro batch_min_seq(system) -%}
+    {%- set first = batch_first_seq(system) -%}
+    {{- 0 if first is none else first -}}
+{%- endmacro %}
+
+{#- The same as a value: none when the batch has no rows of the change table (or while parsing). -#}
+{% macro batch_first_seq(system) -%}
     {%- if execute -%}
         {%- set result = run_query(
-            "select coalesce(min(first_seq), 0) from " ~ source('ops', 'change_batch')
+            "select min(first_seq) from " ~ source('ops', 'change_batch')
             ~ " where change_table = 'cdc." ~ system ~ "_changes'") -%}
-        {{- result.columns[0].values()[0] -}}
-    {%- else -%}0{%- endif -%}
+        {{- return(result.columns[0].values()[0]) -}}
+    {%- endif -%}
+    {{- return(none) -}}
 {%- endmacro %}
 
 {#- Not a row the screen quarantined (data_quality/quarantine.py): identified by seq and ingestion time,

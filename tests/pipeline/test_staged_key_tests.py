@@ -71,3 +71,28 @@ def test_a_repeated_event_of_the_batch_fails_the_unique_test(world_copy, tmp_pat
         "not_null": ("pass", 0),
         "unique": ("fail", 1),
     }
+
+
+def test_an_invoice_version_of_the_batch_without_its_id_fails_the_not_null_test(world_copy, tmp_path) -> None:
+    with duckdb.connect(str(world_copy.warehouse)) as con:
+        (newest,) = con.execute("select max(seq) from cdc.crm_changes").fetchone()
+        # an invoice change without the invoice's id, delivered after everything else
+        con.execute(
+            "insert into cdc.crm_changes (seq, source_table, op, key, after, source_ts, ingested_at) "
+            "select ?, 'invoices', 'u', key, json_object('account_id', after->>'account_id', 'amount', 10, "
+            "'status', 'failed', 'due_date', '2026-01-01', 'event_at', source_ts), source_ts, ingested_at "
+            "from cdc.crm_changes where source_table = 'invoices' order by seq desc limit 1",
+            [newest + 1],
+        )
+        con.execute("delete from ops.change_batch")
+        con.execute("insert into ops.change_batch values ('cdc.crm_changes', ?, ?)", [newest + 1, newest + 1])
+    assert _key_tests(world_copy, tmp_path / "batch", "stg_crm__invoice_versions") == {
+        "not_null_in_batch": ("fail", 1)
+    }
+
+    # a batch after it: that version was the business of the run that read it
+    with duckdb.connect(str(world_copy.warehouse)) as con:
+        con.execute("update ops.change_batch set first_seq = ?, last_seq = ?", [newest + 2, newest + 2])
+    assert _key_tests(world_copy, tmp_path / "after", "stg_crm__invoice_versions") == {
+        "not_null_in_batch": ("pass", 0)
+    }
