@@ -54,6 +54,14 @@ def test_a_copy_left_beside_a_key_the_batch_changed_fails_the_key_test(world_cop
         "unique_in_batch": ("pass", 0),
     }
 
+    # A batch of every row (a full refresh): every key compared
+    with duckdb.connect(str(world_copy.warehouse)) as con:
+        con.execute("insert into ops.change_batch values ('cdc.crm_changes', 1, ?)", [newest + 1])
+    assert _key_tests(world_copy, tmp_path / "all", "stg_crm__contacts") == {
+        "not_null": ("pass", 0),
+        "unique_in_batch": ("fail", 2),
+    }
+
 
 def test_a_repeated_event_of_the_batch_fails_the_unique_test(world_copy, tmp_path) -> None:
     # dbt's `unique`, as DuckDB runs it here (macros/portable.sql: by hash first, then by value)
