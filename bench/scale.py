@@ -140,6 +140,14 @@ def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> 
     out.unlink(missing_ok=True)
     command = [sys.executable, "-m", "bench.scale", name, str(workdir), json.dumps(params), str(out)]
     log = (workdir / f"phase-{name}.log").open("w")
+    # The phases before this one leave their writes to the kernel, which flushes them in the
+    # background, so a roll right after a full build read behind its write-back (most likely: in
+    # two of eight L rolls two dbt nodes reading the CRM changes took 13-17 s instead of 0.5-1.4 s,
+    # in one the first check 13.6 s instead of 2-5 s; cold, with the page cache dropped, their
+    # reads take under 2 s). The writes go to disk first, timed apart.
+    synced = time.perf_counter()
+    os.sync()
+    sync_s = round(time.perf_counter() - synced, 2)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -170,6 +178,7 @@ def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> 
         raise RuntimeError(f"phase {name} failed (exit {code}):\n{tail}")
     figures = json.loads(out.read_text())
     figures["wall_s"] = round(time.perf_counter() - started, 2)
+    figures["sync_before_s"] = sync_s
     figures["peak_rss_bytes"] = peak
     figures["peak_rss_bytes_by_process"] = peak_by_kind
     if figures.get("dbt_node_windows"):
@@ -193,7 +202,15 @@ def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> 
 
 
 def _brief(figures: dict[str, Any]) -> str:
-    keys = ("seconds", "wall_s", "peak_rss_bytes", "change_rows", "accounts_changed", "loadavg_1m_after")
+    keys = (
+        "seconds",
+        "wall_s",
+        "sync_before_s",
+        "peak_rss_bytes",
+        "change_rows",
+        "accounts_changed",
+        "loadavg_1m_after",
+    )
     return ", ".join(f"{k}={figures[k]}" for k in keys if k in figures)
 
 
