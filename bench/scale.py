@@ -141,10 +141,10 @@ def _run_phase(name: str, workdir: Path, env: dict[str, str], **params: Any) -> 
     command = [sys.executable, "-m", "bench.scale", name, str(workdir), json.dumps(params), str(out)]
     log = (workdir / f"phase-{name}.log").open("w")
     # The phases before this one leave their writes to the kernel, which flushes them in the
-    # background, so a roll right after a full build read behind its write-back (most likely: in
-    # two of eight L rolls two dbt nodes reading the CRM changes took 13-17 s instead of 0.5-1.4 s,
-    # in one the first check 13.6 s instead of 2-5 s; cold, with the page cache dropped, their
-    # reads take under 2 s). The writes go to disk first, timed apart.
+    # background: they go to disk first, timed apart, so that no phase reads behind another's
+    # write-back. Suspected, not shown, for two of eight L rolls in which reads of the CRM changes
+    # took 13-17 s instead of 0.3-1.4 s (under 2 s with the page cache dropped); in the next run
+    # these syncs took 0.0-0.11 s and the roll was clean.
     synced = time.perf_counter()
     os.sync()
     sync_s = round(time.perf_counter() - synced, 2)
