@@ -42,20 +42,15 @@ def run_suite(build_suite: Callable[[], Any], frame: pd.DataFrame) -> list[Failu
     apart: list[Any] = []
     for expectation in suite.expectations:
         (apart if getattr(expectation, "column", None) in with_nulls else kept).append(expectation)
-    groups = [(suite.name, kept, frame)]
+    results = (
+        _validate(context, gx.ExpectationSuite(name=suite.name, expectations=kept), frame) if kept else []
+    )
     if apart:
         columns = list(dict.fromkeys(e.column for e in apart))
-        groups.append((f"{suite.name}, columns with nulls", apart, frame[columns]))
-    del frame
-    failures = []
-    while groups:
-        # taken out one by one, no local left holding a frame: see _validate
-        name, expectations, part = groups.pop(0)
-        if expectations:
-            results = _validate(context, gx.ExpectationSuite(name=name, expectations=expectations), part)
-            failures += [_failure(outcome, integers) for outcome in results if not outcome.success]
-        del part
-    return failures
+        apart_suite = gx.ExpectationSuite(name=f"{suite.name}, columns with nulls", expectations=apart)
+        results += _validate(context, apart_suite, frame[columns])
+    del frame  # no local may hold a frame once validated: see _validate
+    return [_failure(outcome, integers) for outcome in results if not outcome.success]
 
 
 def _no_batch_fingerprints() -> None:
