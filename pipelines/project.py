@@ -2,8 +2,10 @@
 
 import json
 import os
+import shutil
 import sys
 import tempfile
+import time
 from functools import cached_property
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -20,6 +22,13 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+# Each dbt invocation of a run gets its own target folder (dagster-dbt: `<op>-<run id>-<uuid>`,
+# ~6 MB at 100,000 accounts: dbt.log, manifest, compiled SQL). The newest are kept to debug with;
+# the others go once idle, or a sensor-driven deployment would fill its disk (~1.7 GB a day at a
+# run every 5 minutes).
+KEEP_INVOCATIONS = 20
+INVOCATION_IDLE_S = 3600.0
 
 # The dbt installed beside this Python, so runs do not depend on PATH (STACK.md trap 3).
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -80,3 +89,28 @@ def keep_partial_parse(invocation_target: Path) -> bool:
         out.write(source.read_bytes())
     os.replace(staged, invocation_target.parent / PARTIAL_PARSE_FILE)
     return True
+
+
+def prune_invocation_folders(
+    invocation_target: Path, keep: int = KEEP_INVOCATIONS, idle_s: float = INVOCATION_IDLE_S
+) -> list[Path]:
+    """Delete the target folders of older invocations of the same op beside this one: all but the
+    `keep` most recently active, and of those only folders idle for `idle_s` (a run still going on
+    another worker appends to its dbt.log). Returns the folders deleted."""
+    prefix = invocation_target.name.rsplit("-", 2)[0] + "-"
+    now = time.time()
+
+    def last_active(folder: Path) -> float:
+        log_file = folder / "dbt.log"
+        return max(folder.stat().st_mtime, log_file.stat().st_mtime if log_file.exists() else 0.0)
+
+    others = [
+        (last_active(folder), folder)
+        for folder in invocation_target.parent.iterdir()
+        if folder.is_dir() and folder.name.startswith(prefix) and folder != invocation_target
+    ]
+    others.sort(reverse=True)
+    pruned = [folder for active, folder in others[max(keep - 1, 0) :] if now - active > idle_s]
+    for folder in pruned:
+        shutil.rmtree(folder, ignore_errors=True)
+    return pruned

@@ -8,7 +8,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from data_quality.quarantine import screen_pending
 from healthwatch.batches import open_batch, scope_summary
-from pipelines.project import dbt_cli_args, dbt_project, keep_partial_parse
+from pipelines.project import dbt_cli_args, dbt_project, keep_partial_parse, prune_invocation_folders
 from pipelines.resources import HealthwatchResource
 
 
@@ -56,6 +56,9 @@ def signals_dbt(
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     keep_partial_parse(invocation.target_path)
+    pruned = prune_invocation_folders(invocation.target_path)
+    if pruned:
+        context.log.info(f"deleted {len(pruned)} idle dbt target folder(s) of earlier runs")
     with healthwatch.connect() as con:
         scope = scope_summary(con)
     context.log.info(

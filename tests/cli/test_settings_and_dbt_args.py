@@ -2,13 +2,14 @@
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from healthwatch.config import load_settings
 from healthwatch.errors import HealthwatchError
-from pipelines.project import dbt_cli_args
+from pipelines.project import dbt_cli_args, prune_invocation_folders
 
 
 def test_defaults_resolve_from_the_working_directory(tmp_path: Path) -> None:
@@ -79,3 +80,36 @@ def test_connections_get_the_duckdb_settings(tmp_path: Path) -> None:
             "select current_setting('memory_limit'), current_setting('threads'), current_setting('temp_directory')"
         ).fetchone()
     assert row == ("1.0 GiB", 1, str(tmp_path / "spill"))
+
+
+def test_old_dbt_target_folders_are_pruned_once_idle(tmp_path: Path) -> None:
+    """Only idle folders of the same op beyond the newest few go; a run still writing its dbt.log stays."""
+    now = time.time()
+
+    def folder(name: str, age_s: float, log_age_s: float | None = None) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        (path / "dbt.log").write_text("log")
+        os.utime(path / "dbt.log", (now - (log_age_s if log_age_s is not None else age_s),) * 2)
+        os.utime(path, (now - age_s,) * 2)
+        return path
+
+    current = folder("signals_dbt-aaaaaaa-0000000", 0)
+    old = [folder(f"signals_dbt-b{i:06d}-1111111", 7200 + i) for i in range(5)]
+    running = folder("signals_dbt-ccccccc-2222222", 9000, log_age_s=10)  # another run's log still grows
+    recent = folder("signals_dbt-ddddddd-3333333", 60)
+    other_op = folder("rebuild_dbt-eeeeeee-4444444", 99999)
+    (tmp_path / "manifest.json").write_text("{}")
+
+    pruned = prune_invocation_folders(current, keep=3, idle_s=3600)
+
+    # kept: current + the two most recently active (running, recent); the five old ones go
+    assert sorted(pruned) == sorted(old)
+    assert all(not p.exists() for p in old)
+    assert current.exists() and running.exists() and recent.exists() and other_op.exists()
+    assert (tmp_path / "manifest.json").exists()
+    # a second call finds nothing more to do
+    assert prune_invocation_folders(current, keep=3, idle_s=3600) == []
+    # with keep=1 every other folder may go, but only once idle: the running one stays
+    assert prune_invocation_folders(current, keep=1, idle_s=30) == [recent]
+    assert running.exists() and current.exists()
