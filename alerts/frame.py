@@ -183,10 +183,9 @@ def frame_sql(
         scores as (
             select account_id, {", ".join(_score_expr(c, score_cols) for c in SCORE_COLUMNS)}
             from (
-                select {", ".join(c for c in score_cols)} from {SCORES}
-                {_history_union(con, score_cols)}
+                select {", ".join(c for c in score_cols)} from {SCORES} where scored_at <= $now
+                {score_history_union(con, score_cols)}
             )
-            where scored_at <= $now
             qualify row_number() over (partition by account_id order by scored_at desc) = 1
         ),"""
         score_join = "left join scores as h on h.account_id = a.account_id"
@@ -319,8 +318,11 @@ def _score_expr(column: str, have: list[str]) -> str:
     return f"cast({column} as {SCORE_COLUMNS[column]}) as {column}"
 
 
-def _history_union(con: duckdb.DuckDBPyConnection, score_cols: list[str]) -> str:
-    """Past scorings too, so that a replay at an earlier clock sees the score it had then."""
+def score_history_union(con: duckdb.DuckDBPyConnection, score_cols: list[str]) -> str:
+    """Past scorings, for the accounts whose current score is newer than the clock (a replay at an
+    earlier clock sees the score it had then). The current row is the latest scoring, so at the
+    live clock the history's rows are only matched against the current accounts on two columns,
+    none is ranked: the history grows by a row per account and scoring."""
     schema, name = SCORE_HISTORY.split(".")
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
@@ -328,4 +330,8 @@ def _history_union(con: duckdb.DuckDBPyConnection, score_cols: list[str]) -> str
     ).fetchone()[0]
     if not exists or set(score_cols) - set(columns(con, SCORE_HISTORY)):
         return ""
-    return f"union select {', '.join(score_cols)} from {SCORE_HISTORY}"
+    return (
+        f"union all select {', '.join(score_cols)} from {SCORE_HISTORY} as past "
+        f"where past.scored_at <= $now and past.account_id not in "
+        f"(select account_id from {SCORES} where scored_at <= $now)"
+    )

@@ -167,3 +167,57 @@ def test_score_current_trains_first_when_nothing_is_promoted(con, settings, worl
     again = score_current(con, settings, account_ids=["acc_0002"])
     assert again.trained is None and again.note == ""
     assert again.model_version == result.model_version
+
+
+def test_a_scoring_at_an_earlier_clock_goes_to_the_history_only(con, run, world):
+    """The current row stays the latest scoring; the earlier one's previous class comes from the
+    history (the one path that reads it), and a later scoring still takes the current row's class."""
+    first = score_accounts(con, run.model, world.clock).set_index("account_id")
+    named = list(first.index[:4])
+    earlier = world.clock - timedelta(days=2)
+    back = score_accounts(con, run.model, earlier, account_ids=named).set_index("account_id")
+    assert back["previous_health_class"].isna().all()  # nothing was scored before it
+    stored = _scores(con).set_index("account_id")
+    assert (stored.loc[named, "scored_at"] == pd.Timestamp(world.clock)).all()
+    assert stored.loc[named, "previous_health_class"].isna().all()
+    history = _scores(con, HISTORY_TABLE)
+    assert len(history) == len(first) + len(named)
+
+    # a scoring between the two: its previous class is the earlier one's, from the history
+    between = world.clock - timedelta(days=1)
+    mid = score_accounts(con, run.model, between, account_ids=named).set_index("account_id")
+    assert mid.loc[named, "previous_health_class"].tolist() == back.loc[named, "health_class"].tolist()
+    # and the next live scoring reads the current row
+    later = score_accounts(con, run.model, world.clock + timedelta(hours=3), account_ids=named)
+    assert later.set_index("account_id").loc[named, "previous_health_class"].tolist() == (
+        first.loc[named, "health_class"].tolist()
+    )
+
+
+def test_a_history_table_with_a_primary_key_is_rebuilt_without_it(con, run, world):
+    """Warehouses scored by an earlier version have a keyed history (its index held every scoring
+    in memory): it is copied once into an unkeyed table, rows kept, and re-runs stay unique."""
+    con.execute("create schema if not exists scoring")
+    con.execute(
+        f"create table {HISTORY_TABLE} (account_id varchar not null, scored_at timestamp not null, "
+        "as_of_date date not null, model_version varchar not null, churn_probability double not null, "
+        "health_score integer not null, health_class varchar not null, previous_health_class varchar, "
+        "drivers json not null, primary key (account_id, scored_at, model_version))"
+    )
+    con.execute(
+        f"insert into {HISTORY_TABLE} values ('acc_0000', ?, ?, 'old', 0.9, 10, 'Critical', null, '[]')",
+        [world.clock - timedelta(days=7), (world.clock - timedelta(days=7)).date()],
+    )
+    score_accounts(con, run.model, world.clock)
+    score_accounts(con, run.model, world.clock)
+    keys = con.execute(
+        "select count(*) from duckdb_constraints() where schema_name = 'scoring' "
+        "and table_name = 'account_health_score_history' and constraint_type = 'PRIMARY KEY'"
+    ).fetchall()
+    assert keys == [(0,)]
+    history = _scores(con, HISTORY_TABLE)
+    assert len(history) == len(_scores(con)) + 1
+    assert not history.duplicated(["account_id", "scored_at", "model_version"]).any()
+    assert (history["model_version"] == "old").sum() == 1
+    # the first current row of acc_0000 found its previous class in the migrated history
+    assert _scores(con).set_index("account_id").loc["acc_0000", "previous_health_class"] == "Critical"
