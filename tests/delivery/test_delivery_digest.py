@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from delivery.alert_view import TREND_DAYS, load_health_trends
 from delivery.digest import build_daily_digests
 from delivery.pipeline import queue_digests, send_outbox
 
@@ -166,3 +167,15 @@ def test_subject_is_one_line(warehouse):
     warehouse.add_alert("acc-acme", priority=1, account_name="Evil\r\nBcc: x@example.com")
     ana = _by_recipient(warehouse)["csm-ana"]
     assert "\n" not in ana.subject and "\r" not in ana.subject
+
+
+def test_health_trends_are_the_last_daily_scores_within_the_trend_days(warehouse):
+    warehouse.add_scores("acc-acme", [90, 85, 72, 61, 48])
+    old = warehouse.clock - timedelta(days=TREND_DAYS + 5)
+    warehouse.con.execute(  # an account scored last long ago has no trend; later scores win a day
+        "insert into scoring.account_health_score_history values "
+        "('acc-globex', ?, 'v3', 0.5, 70, 'At-Risk'), ('acc-acme', ?, 'v3', 0.5, 60, 'At-Risk')",
+        [old, warehouse.clock - timedelta(hours=1)],
+    )
+    trends = load_health_trends(warehouse.con, ["acc-acme", "acc-globex"], warehouse.clock)
+    assert trends == {"acc-acme": (85.0, 72.0, 61.0, 48.0)}
