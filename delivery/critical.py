@@ -37,7 +37,7 @@ from delivery.alert_view import (
     owner_of,
 )
 from delivery.digest import Recipient, digest_item, member_recipient
-from delivery.outbox import Mail
+from delivery.outbox import Mail, mail_id, queued_mail_ids
 from delivery.render import render_mail, render_slack
 from healthwatch.warehouse import require_tables
 
@@ -111,9 +111,14 @@ def build_critical_mails(
     repeat: timedelta | None = DEFAULT_REPEAT,
     slack: bool = False,
     severities: tuple[str, ...] = CRITICAL_SEVERITIES,
+    only_new: bool = False,
 ) -> list[Mail]:
     """One mail per recipient of each open or acknowledged critical alert's current notification,
-    plus one Slack message per notification when `slack` (a webhook URL is configured)."""
+    plus one Slack message per notification when `slack` (a webhook URL is configured).
+
+    `only_new`: leave out the messages already in the outbox, before rendering them (every run
+    would otherwise render every open critical alert's mails again for `enqueue` to drop).
+    """
     require_tables(
         con, ALERTS_TABLE, TEAM_TABLE, HISTORY_TABLE, fix="build the alerts first (`healthwatch run`)"
     )
@@ -122,10 +127,21 @@ def build_critical_mails(
         return []
     team = load_team(con)
     account_owners = load_account_owners(con)
+    keys = {alert.alert_id: notification_key(alert, clock, repeat) for alert in alerts}
+    queued: set[str] = set()
+    if only_new:
+        wanted = {
+            mail_id(member_id, CRITICAL_ALERT, keys[alert.alert_id]): alert.alert_id
+            for alert in alerts
+            for member_id in [*recipients_of(alert, account_owners), *([SLACK_RECIPIENT] if slack else [])]
+        }
+        queued = queued_mail_ids(con, wanted)
+        pending = {alert_id for mid, alert_id in wanted.items() if mid not in queued}
+        alerts = [alert for alert in alerts if alert.alert_id in pending]
     trends = load_health_trends(con, sorted({a.account_id for a in alerts}), clock)
     mails: list[Mail] = []
     for alert in alerts:
-        key = notification_key(alert, clock, repeat)
+        key = keys[alert.alert_id]
         reminder = (
             alert.notify_reason == "repeat"
             if alert.notification_key
@@ -134,6 +150,8 @@ def build_critical_mails(
         owner_id = owner_of(alert, account_owners)
         trend = trends.get(alert.account_id, ())
         for member_id in recipients_of(alert, account_owners):
+            if mail_id(member_id, CRITICAL_ALERT, key) in queued:
+                continue
             recipient = member_recipient(member_id, team)
             if member_id == alert.owner_id and not recipient.email:
                 recipient = Recipient(
@@ -173,7 +191,7 @@ def build_critical_mails(
                     text_body=bodies.text,
                 )
             )
-        if slack:
+        if slack and mail_id(SLACK_RECIPIENT, CRITICAL_ALERT, key) not in queued:
             mails.append(slack_message(alert, key, reminder, trend, team, owner_id))
     return mails
 

@@ -182,6 +182,18 @@ def ensure_outbox(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"alter table {OUTBOX_TABLE} add column if not exists {column} {sql_type}")
 
 
+def queued_mail_ids(con: duckdb.DuckDBPyConnection, mail_ids: Iterable[str]) -> set[str]:
+    """Which of these mail ids are in the outbox already (in any state)."""
+    ensure_outbox(con)
+    return {
+        row[0]
+        for row in con.execute(
+            f"select mail_id from {OUTBOX_TABLE} where mail_id in (select unnest($ids))",
+            {"ids": list(mail_ids)},
+        ).fetchall()
+    }
+
+
 def enqueue(con: duckdb.DuckDBPyConnection, mails: Iterable[Mail], now: datetime | None = None) -> int:
     """Insert the messages whose id is not in the outbox yet, in one transaction; return how many.
 
@@ -196,13 +208,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, mails: Iterable[Mail], now: datetime
     now = now or utcnow()
     con.execute("begin transaction")
     try:
-        existing = {
-            row[0]
-            for row in con.execute(
-                f"select mail_id from {OUTBOX_TABLE} where mail_id in (select unnest($ids))",
-                {"ids": list(unique)},
-            ).fetchall()
-        }
+        existing = queued_mail_ids(con, unique)
         rows = [
             (
                 mid,

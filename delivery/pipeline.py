@@ -125,7 +125,9 @@ def queue_critical_alerts(
     """Render the due notifications of critical alerts (mails to CSM, manager and VP, and a Slack
     message when a webhook URL is set) into the outbox; return how many are new."""
     clock = clock or data_clock(con)
-    return enqueue(con, build_critical_mails(con, clock, repeat=repeat, slack=bool(slack_webhook_url)))
+    return enqueue(
+        con, build_critical_mails(con, clock, repeat=repeat, slack=bool(slack_webhook_url), only_new=True)
+    )
 
 
 def send_outbox(

@@ -44,6 +44,26 @@ def test_a_rerun_queues_nothing_new(warehouse):
     assert queue_critical_alerts(warehouse.con, warehouse.settings, clock=later) == 0
 
 
+def test_only_new_leaves_out_what_the_outbox_holds_before_rendering(warehouse):
+    first = warehouse.add_alert("acc-acme", severity="critical", priority=1)
+    queue_critical_alerts(warehouse.con, warehouse.settings)
+    assert (
+        _mails(warehouse, only_new=True, slack=True) == _mails(warehouse, slack=True)[-1:]
+    )  # Slack's not queued
+    assert _mails(warehouse, only_new=True) == []
+    second = warehouse.add_alert("acc-globex", severity="critical", priority=1)
+    a_day_later = warehouse.clock + timedelta(hours=24)
+    new = _mails(warehouse, a_day_later, only_new=True)
+    assert new == _mails(warehouse, a_day_later)  # nothing of that day queued yet
+    assert {m.period for m in new} == {f"{first}#r1", f"{second}#r1"}
+    queue_critical_alerts(warehouse.con, warehouse.settings, clock=a_day_later)
+    assert _mails(warehouse, a_day_later, only_new=True) == []
+    third = warehouse.add_alert("acc-initech", severity="critical", priority=1)
+    mixed = _mails(warehouse, a_day_later, only_new=True)
+    assert mixed and {m.period for m in mixed} == {f"{third}#r1"}
+    assert mixed == [m for m in _mails(warehouse, a_day_later) if m.period == f"{third}#r1"]
+
+
 def test_a_reminder_after_the_repeat_interval_only_while_unacknowledged(warehouse):
     alert_id = warehouse.add_alert("acc-acme", severity="critical", priority=1)
     queue_critical_alerts(warehouse.con, warehouse.settings)
