@@ -185,6 +185,10 @@ def ensure_outbox(con: duckdb.DuckDBPyConnection) -> None:
 def queued_mail_ids(con: duckdb.DuckDBPyConnection, mail_ids: Iterable[str]) -> set[str]:
     """Which of these mail ids are in the outbox already (in any state)."""
     ensure_outbox(con)
+    return _queued(con, mail_ids)
+
+
+def _queued(con: duckdb.DuckDBPyConnection, mail_ids: Iterable[str]) -> set[str]:
     return {
         row[0]
         for row in con.execute(
@@ -208,7 +212,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, mails: Iterable[Mail], now: datetime
     now = now or utcnow()
     con.execute("begin transaction")
     try:
-        existing = queued_mail_ids(con, unique)
+        existing = _queued(con, unique)
         rows = [
             (
                 mid,

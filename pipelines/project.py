@@ -100,16 +100,19 @@ def prune_invocation_folders(
     prefix = invocation_target.name.rsplit("-", 2)[0] + "-"
     now = time.time()
 
-    def last_active(folder: Path) -> float:
-        log_file = folder / "dbt.log"
-        return max(folder.stat().st_mtime, log_file.stat().st_mtime if log_file.exists() else 0.0)
+    def last_active(folder: Path) -> float | None:
+        try:
+            log_file = folder / "dbt.log"
+            return max(folder.stat().st_mtime, log_file.stat().st_mtime if log_file.exists() else 0.0)
+        except FileNotFoundError:  # pruned meanwhile by another run
+            return None
 
-    others = [
+    found = [
         (last_active(folder), folder)
         for folder in invocation_target.parent.iterdir()
         if folder.is_dir() and folder.name.startswith(prefix) and folder != invocation_target
     ]
-    others.sort(reverse=True)
+    others = sorted(((active, folder) for active, folder in found if active is not None), reverse=True)
     pruned = [folder for active, folder in others[max(keep - 1, 0) :] if now - active > idle_s]
     for folder in pruned:
         shutil.rmtree(folder, ignore_errors=True)
