@@ -10,7 +10,9 @@ ratios against the same on a `--baseline-days` history, in the same script.
     .venv/bin/python bench/score_history.py --accounts 80000 --days 365 --out bench/results/score_history.json
 
 The history is filled in one process and the days are scored in another, so the peak RSS
-(ru_maxrss, read after the write and after the frame) is the scoring's, not the fill's.
+(ru_maxrss, read after the write and after the frame) is the scoring's, not the fill's. Both
+connect as the pipeline does (`healthwatch.warehouse.connect`: the configured DuckDB memory
+limit, threads and spill folder).
 """
 
 import argparse
@@ -29,6 +31,7 @@ import duckdb
 import pandas as pd
 
 from alerts.frame import SCORES, score_history_union
+from healthwatch.warehouse import connect
 from ml.score import HISTORY_TABLE, SCORE_COLUMNS, SCORES_TABLE, ensure_scoring_tables, write_scores
 
 T = TypeVar("T")
@@ -97,16 +100,14 @@ def one_day(con: duckdb.DuckDBPyConnection, accounts: int, days: int) -> dict[st
 
 
 def _fill_file(path: Path, accounts: int, days: int) -> float:
-    with duckdb.connect(str(path)) as con:
-        con.execute("set threads = 2; set memory_limit = '2.5GB'")
+    with connect(path) as con:
         started = time.perf_counter()
         fill(con, accounts, days)
         return time.perf_counter() - started
 
 
 def _days_on_file(path: Path, accounts: int, days: int, repeats: int) -> list[dict[str, float]]:
-    with duckdb.connect(str(path)) as con:
-        con.execute("set threads = 2; set memory_limit = '2.5GB'")
+    with connect(path) as con:
         return [one_day(con, accounts, days + i) for i in range(repeats)]
 
 
