@@ -34,10 +34,14 @@ $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
 demo: prepare
 	$(BIN)/healthwatch demo
 
+# Two pytest-xdist workers (one per core here); a test file stays on one worker, so its
+# module fixtures are built once. TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= 2
+
 test: prepare
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .
