@@ -46,11 +46,34 @@
     {{ return(adapter.dispatch('set_build_part')(part)) }}
 {%- endmacro %}
 
+{#- On DuckDB it also sets the first and last account of that part of the scope, for
+    in_part_accounts (int_usage_daily's parts are days: it does not read them). -#}
 {% macro duckdb__set_build_part(part) -%}
-    set variable healthwatch_build_part = {{ part }}
+    set variable healthwatch_build_part = {{ part }};
+    set variable healthwatch_part_accounts = (
+        select [min(account_id), max(account_id)] from {{ ref('int_recompute_scope') }} where part = {{ part }}
+    )
 {%- endmacro %}
 
 {% macro default__set_build_part(part) -%}
+{%- endmacro %}
+
+{#- Whether an account id can be in the running part: the part's first and last account as
+    constants (parts are ranges of account ids), so a scan skips other accounts' row groups
+    before its join with the scope, which alone reads them all (at 100,000 accounts, 0.6 s of
+    int_usage_daily per part). True outside a build in parts (a unit test). -#}
+{% macro in_part_accounts(column) -%}
+    {{ return(adapter.dispatch('in_part_accounts')(column)) }}
+{%- endmacro %}
+
+{% macro duckdb__in_part_accounts(column) -%}
+    (getvariable('healthwatch_part_accounts') is null
+        or {{ column }} between getvariable('healthwatch_part_accounts')[1]
+            and getvariable('healthwatch_part_accounts')[2])
+{%- endmacro %}
+
+{% macro default__in_part_accounts(column) -%}
+    true
 {%- endmacro %}
 
 {#- Post-hook: the model's statement again for every later part (by default, of the scope). -#}

@@ -39,8 +39,10 @@ signals as (
     inner join scope
         on signals.account_id = scope.account_id
         and signals.signal_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
+    -- constant bounds as well, which skip the other row groups before the join
+    where {{ in_part_accounts('signals.account_id') }}
     {%- if is_incremental() %}
-    where signals.signal_date >= {{ scope_start(lookback_days) }}
+        and signals.signal_date >= {{ scope_start(lookback_days) }}
     {%- endif %}
 ),
 

@@ -110,9 +110,11 @@ usage as (
     inner join scope
         on usage.account_id = scope.account_id
         and usage.activity_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
+    -- constant bounds as well (the part's accounts; on a run, its first day), which skip the
+    -- other row groups before the join
+    where {{ in_part_accounts('usage.account_id') }}
     {%- if is_incremental() %}
-    -- a literal bound as well, which skips old row groups before the join
-    where usage.activity_date >= {{ scope_start(lookback_days) }}
+        and usage.activity_date >= {{ scope_start(lookback_days) }}
     {%- endif %}
 ),
 
@@ -122,9 +124,9 @@ support as (
     inner join scope
         on support.account_id = scope.account_id
         and support.activity_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
+    where {{ in_part_accounts('support.account_id') }}
     {%- if is_incremental() %}
-    -- a literal bound as well, which skips old row groups before the join
-    where support.activity_date >= {{ scope_start(lookback_days) }}
+        and support.activity_date >= {{ scope_start(lookback_days) }}
     {%- endif %}
 ),
 
@@ -134,9 +136,9 @@ engagement as (
     inner join scope
         on engagement.account_id = scope.account_id
         and engagement.activity_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
+    where {{ in_part_accounts('engagement.account_id') }}
     {%- if is_incremental() %}
-    -- a literal bound as well, which skips old row groups before the join
-    where engagement.activity_date >= {{ scope_start(lookback_days) }}
+        and engagement.activity_date >= {{ scope_start(lookback_days) }}
     {%- endif %}
 ),
 
@@ -146,9 +148,9 @@ crm as (
     inner join scope
         on crm.account_id = scope.account_id
         and crm.activity_date >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
+    where {{ in_part_accounts('crm.account_id') }}
     {%- if is_incremental() %}
-    -- a literal bound as well, which skips old row groups before the join
-    where crm.activity_date >= {{ scope_start(lookback_days) }}
+        and crm.activity_date >= {{ scope_start(lookback_days) }}
     {%- endif %}
 ),
 
@@ -180,8 +182,9 @@ user_days as (
         and usage.activity_date >= {{ dbt.dateadd('day', -6, 'scope.recompute_from') }}
     inner join account_days
         on usage.account_id = account_days.account_id and usage.activity_date = account_days.signal_date
+    where {{ in_part_accounts('usage.account_id') }}
     {%- if is_incremental() %}
-    where usage.activity_date >= {{ scope_start(6) }}
+        and usage.activity_date >= {{ scope_start(6) }}
     {%- endif %}
 ),
 
@@ -295,6 +298,7 @@ seeds as (
     inner join scope
         on built.account_id = scope.account_id
         and built.signal_date = {{ dbt.dateadd('day', -1, 'scope.recompute_from') }}
+    where {{ in_part_accounts('built.account_id') }}
 ),
 
 with_seeds as (
