@@ -509,6 +509,6 @@ final as (
 
 -- Each part written in date order: its row groups then hold a few weeks each, so reads of recent
 -- days (the live alert frame, the newest features) skip the older ones by their zone maps. A part
--- is whole accounts already; sorting one took no measurable time alone (README, Benchmarks).
+-- is whole accounts already; sorting one took no measurable time alone (docs/scale-history.md, ⁷).
 select * from final
 order by signal_date, account_id
