@@ -25,8 +25,9 @@ with changes as {{ inline_cte() }} (
 -- ranked; a window over every change (each row carrying its JSON image through the sort) was
 -- the largest cost of a full build, spilling gigabytes at 10,000 accounts. They are found by a
 -- hash of the key (macros/portable.sql: key_hash): grouping 85 M event ids as strings took
--- 29 s at 100,000 accounts, their hashes 15 s. A collision only sends a key with one change
--- through the ranking too, which keeps that change.
+-- 29 s at 100,000 accounts, their hashes 15 s; at 170 M (two years) the strings ran out of a
+-- 2.5 GB memory limit, the hashes spilled and finished. A collision only sends a key with one
+-- change through the ranking too, which keeps that change.
 repeated_keys as (
     select {{ key_hash('key') }} as key_hash
     from changes
