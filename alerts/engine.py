@@ -32,10 +32,11 @@ from alerts.rules import AlertRulesFile, load_alert_rules
 from alerts.schema import ALERTS_TABLE, COLUMN_NAMES, JSON_COLUMNS, ensure_alerts_table, to_arrow
 from alerts.silences import active_silences
 from alerts.types import LIVE_STATUSES, SEGMENTS, SEVERITIES
+from healthwatch.batches import data_clock
 from healthwatch.config import Settings
 from healthwatch.errors import HealthwatchError
 from healthwatch.memory import release_memory
-from healthwatch.warehouse import data_clock, require_tables, table_exists
+from healthwatch.warehouse import require_tables, table_exists
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,10 @@ from alerts.calendar import CompanyCalendar, load_company_calendar
 from alerts.decide import RunContext, plan_account
 from alerts.frame import SCORE_HISTORY, FrameSource, frame_sql
 from alerts.rules import AlertRulesFile, load_alert_rules
+from healthwatch.batches import data_clock
 from healthwatch.config import CalendarConfig, Settings
 from healthwatch.errors import HealthwatchError
-from healthwatch.warehouse import data_clock, table_exists
+from healthwatch.warehouse import table_exists
 from ml.features import build_training_set, load_accounts, load_snapshots
 from ml.train import train_model
 

@@ -22,7 +22,8 @@ import duckdb
 
 from alerts.lifecycle import OUTCOMES
 from alerts.schema import ALERTS_TABLE, ensure_alerts_table
-from healthwatch.warehouse import data_clock, table_exists
+from healthwatch.batches import data_clock
+from healthwatch.warehouse import table_exists
 
 TASKS_SOURCE = "staging.stg_crm__tasks"
 OUTCOMES_TABLE = "alerts.alert_outcomes"

@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alerts.conditions import ALERT_TYPES
 from alerts.types import SEGMENTS
+from healthwatch.batches import data_clock
 from healthwatch.errors import HealthwatchError
-from healthwatch.warehouse import data_clock, table_exists
+from healthwatch.warehouse import table_exists
 
 SILENCES_TABLE = "alerts.silences"
 SILENCES_DDL = f"""

@@ -20,9 +20,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from healthwatch.batches import data_clock
 from healthwatch.config import Settings, load_settings
 from healthwatch.simulator import simulate_configured
-from healthwatch.warehouse import connect, data_clock
+from healthwatch.warehouse import connect
 from pipelines.daemon import running_daemon
 from pipelines.run import instance_for, run_job
 

@@ -15,8 +15,7 @@ import duckdb
 import pandas as pd
 
 from data_quality.gx_runner import Failure, run_suite
-from healthwatch.batches import pending_batch
-from healthwatch.warehouse import data_clock
+from healthwatch.batches import data_clock, pending_batch
 
 ENVELOPE_COLUMNS = ["seq", "source_table", "op", "key", "before", "after", "source_ts", "ingested_at"]
 

@@ -29,8 +29,8 @@ from delivery.outbox import DeliverySummary, deliver, deliver_with, enqueue, utc
 from delivery.retry import DEFAULT_POLICY, RetryPolicy
 from delivery.slack import SlackTransport
 from delivery.weekly import build_weekly_digests
+from healthwatch.batches import data_clock
 from healthwatch.config import Settings
-from healthwatch.warehouse import data_clock
 
 CRM_TASKS_CSV = "crm_tasks.csv"
 

@@ -6,18 +6,26 @@ written as ranges to `ops.change_batch` for dbt to read. This holds whatever ord
 in: a late batch of lower seqs fills a gap in the ranges and is picked up, while a replayed row
 (a seq already processed) is not processed twice. The batch is marked processed only after the
 run that read it succeeded, so a failed range is retried, never skipped.
+
+The data clock is the newest source time of the change rows not quarantined. The processed rows'
+first and last times are kept per change table in `ops.processed_times` as batches are marked
+processed, so the clock reads the rows not processed yet and not the whole history.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 
+from healthwatch.errors import HealthwatchError
 from healthwatch.warehouse import (
+    PROCESSED_TIMES,
     SOURCE_SYSTEMS,
     change_table,
     ensure_change_tables,
-    latest_source_ts_sql,
+    not_quarantined_sql,
+    quarantine_table,
+    require_tables,
     table_exists,
 )
 
@@ -78,17 +86,19 @@ def pending_ranges(
     """The seq ranges of `table` not processed yet (all of them on a full refresh). Only reads."""
     if not table_exists(con, table):
         return []
-    if full_refresh or not table_exists(con, PROCESSED_TABLE):
-        return _islands(con, table, "true")
+    return _islands(con, table, "true" if full_refresh else _pending_where(con, table))
+
+
+def _pending_where(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """A condition on the rows of `table` (no alias): not processed yet."""
+    if not table_exists(con, PROCESSED_TABLE):
+        return "true"
     # Everything up to the end of the lowest processed range is done (when no seq lies below it);
     # above it, only the processed ranges themselves are (few: gaps exist only while rows arrive
     # out of order), so a run reads the tail of the table, not all of it.
-    done_through = _done_through(con, table)
-    return _islands(
-        con,
-        table,
-        f"seq > {int(done_through)} and not exists (select 1 from {PROCESSED_TABLE} p "
-        f"where p.change_table = '{table}' and seq between p.first_seq and p.last_seq)",
+    return (
+        f"seq > {_done_through(con, table)} and not exists (select 1 from {PROCESSED_TABLE} p "
+        f"where p.change_table = '{table}' and seq between p.first_seq and p.last_seq)"
     )
 
 
@@ -98,7 +108,6 @@ def pending_batch(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) ->
     Only reads, so a sensor can call it on a short read-only connection."""
     ranges: dict[str, list[tuple[int, int]]] = {}
     rows: dict[str, int] = {}
-    present = [system for system in SOURCE_SYSTEMS if table_exists(con, change_table(system))]
     for system in SOURCE_SYSTEMS:
         table = change_table(system)
         ranges[table] = pending_ranges(con, table, full_refresh)
@@ -109,13 +118,49 @@ def pending_batch(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) ->
             f"select count(*) from {table} where {' or '.join(_between(r) for r in ranges[table])}"
         ).fetchall()[0]
         rows[table] = int(count)
-    clock = con.execute(
-        " union all ".join(latest_source_ts_sql(con, system) for system in present) or "select null"
-    ).fetchall()
-    latest = max((ts for (ts,) in clock if ts is not None), default=None)
+    latest = _clock(con)
     return Batch(
         ranges=ranges, rows=rows, full_refresh=full_refresh, as_of_date=latest.date() if latest else None
     )
+
+
+def data_clock(con: duckdb.DuckDBPyConnection) -> datetime:
+    """The pipeline's "now": the newest source timestamp of the change rows not quarantined.
+
+    Simulated and replayed worlds then behave the same as live ones, and runs are deterministic.
+    """
+    require_tables(
+        con,
+        *(change_table(s) for s in SOURCE_SYSTEMS),
+        fix="run `healthwatch simulate` or `healthwatch load` first",
+    )
+    clock = _clock(con)
+    if clock is None:
+        raise HealthwatchError(
+            "the change tables are empty", "run `healthwatch simulate` or `healthwatch load` first"
+        )
+    return clock
+
+
+def _clock(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The newest source time of the change rows not quarantined (None when there are none): the
+    processed rows' last times as kept, and the rows not processed yet (a refused row dated in
+    the future must not move the clock)."""
+    parts = []
+    for system in SOURCE_SYSTEMS:
+        table = change_table(system)
+        if not table_exists(con, table):
+            continue
+        kept = not_quarantined_sql(system, "c") if table_exists(con, quarantine_table(system)) else "true"
+        if not table_exists(con, PROCESSED_TIMES):  # a warehouse no run has processed yet
+            parts.append(f"select max(source_ts) as ts from {table} as c where {kept}")
+            continue
+        parts.append(f"select last_ts as ts from {PROCESSED_TIMES} where change_table = '{table}'")
+        parts.append(f"select max(source_ts) from {table} as c where {_pending_where(con, table)} and {kept}")
+    if not parts:
+        return None
+    (clock,) = con.execute(f"select max(ts) from ({' union all '.join(parts)})").fetchall()[0]
+    return clock
 
 
 def _done_through(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -200,12 +245,39 @@ def commit_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     con.execute(f"delete from {PROCESSED_TABLE}")
     if merged:
         con.executemany(f"insert into {PROCESSED_TABLE} values (?, ?, ?)", merged)
+    _keep_processed_times(con, batch)
     con.execute(f"delete from {BATCH_TABLE}")
     con.execute(f"delete from {OPEN_TABLE}")
     if batch.as_of_date is not None:
         con.execute(f"delete from {CLOCK_TABLE}")
         con.execute(f"insert into {CLOCK_TABLE} values (?)", [batch.as_of_date])
     con.execute("commit")
+
+
+def _keep_processed_times(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
+    """Widen each change table's processed first and last source times by the batch's rows (a
+    full refresh starts them over), in the caller's transaction."""
+    if batch.full_refresh:
+        con.execute(f"delete from {PROCESSED_TIMES}")
+    for system in SOURCE_SYSTEMS:
+        table = change_table(system)
+        seq_ranges = batch.ranges.get(table)
+        if not seq_ranges:
+            continue
+        first, last = con.execute(
+            f"""select min(source_ts), max(source_ts) from {table} as c
+            where ({" or ".join(_between(r) for r in seq_ranges)}) and {not_quarantined_sql(system, "c")}"""
+        ).fetchone()
+        kept = con.execute(
+            f"select first_ts, last_ts from {PROCESSED_TIMES} where change_table = ?", [table]
+        ).fetchone()
+        if kept is not None:  # kept times are never null
+            first = kept[0] if first is None else min(first, kept[0])
+            last = kept[1] if last is None else max(last, kept[1])
+        if first is None:  # every row of the batch was quarantined, and none processed before
+            continue
+        con.execute(f"delete from {PROCESSED_TIMES} where change_table = ?", [table])
+        con.execute(f"insert into {PROCESSED_TIMES} values (?, ?, ?)", [table, first, last])
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from alerts import cli as alerts_cli
+from healthwatch.batches import data_clock
 from healthwatch.cdc.command import cdc_app
 from healthwatch.config import Settings, load_settings
 from healthwatch.errors import HealthwatchError
 from healthwatch.quarantine_cli import quarantine_app
-from healthwatch.warehouse import connect, data_clock, table_exists
+from healthwatch.warehouse import connect, table_exists
 
 app = typer.Typer(
     help="Real-time account health alerts for customer-success teams.",

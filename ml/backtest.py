@@ -39,9 +39,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from healthwatch.batches import data_clock
 from healthwatch.config import Settings
 from healthwatch.errors import HealthwatchError
-from healthwatch.warehouse import data_clock, table_exists
+from healthwatch.warehouse import table_exists
 from ml.evaluate import ThresholdPolicy, choose_thresholds, lead_times
 from ml.features import (
     CATEGORICAL_COLUMNS,

@@ -10,8 +10,8 @@ from typing import Any
 
 import duckdb
 
+from healthwatch.batches import data_clock
 from healthwatch.config import Settings
-from healthwatch.warehouse import data_clock
 from ml import registry
 from ml.evaluate import HEALTH_CLASSES
 from ml.features import build_training_set, load_accounts, load_snapshots, sample_accounts

@@ -27,7 +27,7 @@ from delivery.critical import build_critical_mails  # noqa: E402
 from delivery.digest import build_daily_digests  # noqa: E402
 from delivery.outbox import Mail  # noqa: E402
 from delivery.weekly import build_weekly_digests  # noqa: E402
-from healthwatch.warehouse import data_clock  # noqa: E402
+from healthwatch.batches import data_clock  # noqa: E402
 
 WIDTH = 720
 HEIGHTS = {"digest-daily": 2400, "digest-weekly": 3600, "critical-alert": 1600}

@@ -45,4 +45,11 @@ ops_tables = [
         description="The data clock's day up to which the last committed run built every account.",
         kinds={"duckdb"},
     ),
+    dg.AssetSpec(
+        key=dg.AssetKey(["ops", "processed_times"]),
+        group_name="sources",
+        description="The first and last source time of each change table's processed rows, quarantined "
+        "rows aside: the data clock reads these and the rows not processed yet, not the whole history.",
+        kinds={"duckdb"},
+    ),
 ]

@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import duckdb
 
-from healthwatch.warehouse import connect, data_clock
+from healthwatch.batches import data_clock
+from healthwatch.warehouse import connect
 from pipelines.run import run_job
 
 

@@ -4,9 +4,9 @@ import dagster as dg
 import duckdb
 
 from bench.scale import deliver_held, hold_back
-from healthwatch.batches import scope_accounts
+from healthwatch.batches import data_clock, scope_accounts
 from healthwatch.simulator import stream
-from healthwatch.warehouse import connect, data_clock, max_seqs, signals_clock
+from healthwatch.warehouse import connect, max_seqs, signals_clock
 from pipelines.assets.alerts import HEALTH_ALERTS
 from pipelines.assets.ml import HEALTH_SCORES
 from pipelines.project import DBT_PROJECT_DIR

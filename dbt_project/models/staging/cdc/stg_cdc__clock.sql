@@ -1,17 +1,22 @@
--- The data clock: the first and the latest source timestamps over every change table. The
--- pipeline's "now" is the latest change it has seen, so replayed and simulated worlds behave
--- like live ones and every run is deterministic.
+-- The data clock: the first and the latest source timestamps of the change rows processed, by the
+-- runs before (kept in ops.processed_times when their batch was marked processed) and by this
+-- run's batch. The pipeline's "now" is the latest change it has seen, so replayed and simulated
+-- worlds behave like live ones and every run is deterministic; and a run reads the times of its
+-- batch's rows only, not of the whole history.
 -- A table, not a view like the rest of staging: one row, read by every part of the signal marts
--- and by the features view, and as a view each read scanned all the change tables (100 M rows at L).
+-- and by the features view.
 {{ config(materialized='table') }}
 with change_times as (
+    select
+        first_ts as first_at,
+        last_ts as last_at
+    from {{ source('ops', 'processed_times') }}
     {% for system in ['crm', 'support', 'product', 'engagement'] %}
+    union all
     select
         min(source_ts) as first_at,
         max(source_ts) as last_at
-    from {{ source('cdc', system ~ '_changes') }} as changes
-    where {{ not_quarantined(system, 'changes') }}
-    {% if not loop.last %}union all{% endif %}
+    from {{ cdc_changes(system, batch_only=true) }} as changes
     {% endfor %}
 ),
 
