@@ -23,7 +23,7 @@ from healthwatch.warehouse import (
     SOURCE_SYSTEMS,
     change_table,
     ensure_change_tables,
-    not_quarantined_sql,
+    kept_changes_sql,
     quarantine_table,
     require_tables,
     table_exists,
@@ -93,11 +93,20 @@ def _pending_where(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """A condition on the rows of `table` (no alias): not processed yet."""
     if not table_exists(con, PROCESSED_TABLE):
         return "true"
+    lowest = con.execute(
+        f"select first_seq, last_seq from {PROCESSED_TABLE} where change_table = ? order by first_seq limit 1",
+        [table],
+    ).fetchall()
+    if not lowest:
+        return "true"
     # Everything up to the end of the lowest processed range is done (when no seq lies below it);
     # above it, only the processed ranges themselves are (few: gaps exist only while rows arrive
     # out of order), so a run reads the tail of the table, not all of it.
+    (min_seq,) = con.execute(f"select min(seq) from {table}").fetchall()[0]
+    first, last = lowest[0]
+    done_through = int(last) if min_seq is not None and min_seq >= first else 0
     return (
-        f"seq > {_done_through(con, table)} and not exists (select 1 from {PROCESSED_TABLE} p "
+        f"seq > {done_through} and not exists (select 1 from {PROCESSED_TABLE} p "
         f"where p.change_table = '{table}' and seq between p.first_seq and p.last_seq)"
     )
 
@@ -151,28 +160,16 @@ def _clock(con: duckdb.DuckDBPyConnection) -> datetime | None:
         table = change_table(system)
         if not table_exists(con, table):
             continue
-        kept = not_quarantined_sql(system, "c") if table_exists(con, quarantine_table(system)) else "true"
+        rows = kept_changes_sql(system) if table_exists(con, quarantine_table(system)) else table
         if not table_exists(con, PROCESSED_TIMES):  # a warehouse no run has processed yet
-            parts.append(f"select max(source_ts) as ts from {table} as c where {kept}")
+            parts.append(f"select max(source_ts) as ts from {rows}")
             continue
         parts.append(f"select last_ts as ts from {PROCESSED_TIMES} where change_table = '{table}'")
-        parts.append(f"select max(source_ts) from {table} as c where {_pending_where(con, table)} and {kept}")
+        parts.append(f"select max(source_ts) from {rows} where {_pending_where(con, table)}")
     if not parts:
         return None
     (clock,) = con.execute(f"select max(ts) from ({' union all '.join(parts)})").fetchall()[0]
     return clock
-
-
-def _done_through(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    lowest = con.execute(
-        f"select first_seq, last_seq from {PROCESSED_TABLE} where change_table = ? order by first_seq limit 1",
-        [table],
-    ).fetchall()
-    if not lowest:
-        return 0
-    (min_seq,) = con.execute(f"select min(seq) from {table}").fetchall()[0]
-    first, last = lowest[0]
-    return int(last) if min_seq is not None and min_seq >= first else 0
 
 
 def _between(seq_range: tuple[int, int]) -> str:
@@ -265,8 +262,8 @@ def _keep_processed_times(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         if not seq_ranges:
             continue
         first, last = con.execute(
-            f"""select min(source_ts), max(source_ts) from {table} as c
-            where ({" or ".join(_between(r) for r in seq_ranges)}) and {not_quarantined_sql(system, "c")}"""
+            f"select min(source_ts), max(source_ts) from {kept_changes_sql(system)} "
+            f"where {' or '.join(_between(r) for r in seq_ranges)}"
         ).fetchone()
         kept = con.execute(
             f"select first_ts, last_ts from {PROCESSED_TIMES} where change_table = ?", [table]

@@ -144,22 +144,26 @@ def ensure_change_tables(con: duckdb.DuckDBPyConnection) -> None:
         # warehouse processed before it existed, the times of every processed row (read once).
         ranges: dict[str, list[str]] = {}
         for table, first, last in con.execute("select * from ops.processed_changes").fetchall():
-            ranges.setdefault(table, []).append(f"c.seq between {int(first)} and {int(last)}")
+            ranges.setdefault(table, []).append(f"seq between {int(first)} and {int(last)}")
         processed = " union all ".join(
             f"""select '{change_table(s)}' as change_table, min(source_ts) as first_ts, max(source_ts) as last_ts
-            from {change_table(s)} as c
-            where ({" or ".join(ranges.get(change_table(s), ["false"]))}) and {not_quarantined_sql(s, "c")}
+            from {kept_changes_sql(s)} where {" or ".join(ranges.get(change_table(s), ["false"]))}
             having count(*) > 0"""
             for s in SOURCE_SYSTEMS
         )
         con.execute(f"create table {PROCESSED_TIMES} as {processed}")
 
 
-def not_quarantined_sql(system: str, alias: str) -> str:
-    """A condition: the change row `alias` was not refused by the screen (as dbt's `not_quarantined`)."""
+def kept_changes_sql(system: str) -> str:
+    """The change rows of `system` the screen did not refuse (data_quality/quarantine.py), as a
+    `from` item aliased `c`.
+
+    An anti join, not `not exists`: DuckDB plans the correlated form with any other condition on
+    the rows as a join that first collects every row's (seq, ingested_at), which at 85 M product
+    events ran out of its 2.5 GB (the max source time of the rows with seq > 0; alone, 0.65 s)."""
     return (
-        f"not exists (select 1 from {quarantine_table(system)} q "
-        f"where q.seq = {alias}.seq and q.ingested_at = {alias}.ingested_at)"
+        f"{change_table(system)} as c anti join {quarantine_table(system)} as q "
+        "on q.seq = c.seq and q.ingested_at = c.ingested_at"
     )
 
 
