@@ -33,9 +33,18 @@
 
 {#- The same as a value: none when the batch has no rows of the change table (or while parsing). -#}
 {% macro batch_first_seq(system) -%}
+    {{- return(batch_seq(system, 'min(first_seq)')) -}}
+{%- endmacro %}
+
+{#- The highest seq of the pending batch of a change table; none as above. -#}
+{% macro batch_last_seq(system) -%}
+    {{- return(batch_seq(system, 'max(last_seq)')) -}}
+{%- endmacro %}
+
+{% macro batch_seq(system, aggregate) -%}
     {%- if execute -%}
         {%- set result = run_query(
-            "select min(first_seq) from " ~ source('ops', 'change_batch')
+            "select " ~ aggregate ~ " from " ~ source('ops', 'change_batch')
             ~ " where change_table = 'cdc." ~ system ~ "_changes'") -%}
         {{- return(result.columns[0].values()[0]) -}}
     {%- endif -%}
