@@ -161,7 +161,7 @@ def _clock(con: duckdb.DuckDBPyConnection) -> datetime | None:
         if not table_exists(con, table):
             continue
         rows = kept_changes_sql(system) if table_exists(con, quarantine_table(system)) else table
-        if not table_exists(con, PROCESSED_TIMES):  # a warehouse no run has processed yet
+        if not table_exists(con, PROCESSED_TIMES):  # an earlier version's, not opened to write since
             parts.append(f"select max(source_ts) as ts from {rows}")
             continue
         parts.append(f"select last_ts as ts from {PROCESSED_TIMES} where change_table = '{table}'")
