@@ -24,6 +24,7 @@ from healthwatch.warehouse import (
     change_table,
     ensure_change_tables,
     kept_changes_sql,
+    kept_times_sql,
     quarantine_table,
     require_tables,
     table_exists,
@@ -261,10 +262,7 @@ def _keep_processed_times(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
         seq_ranges = batch.ranges.get(table)
         if not seq_ranges:
             continue
-        first, last = con.execute(
-            f"select min(source_ts), max(source_ts) from {kept_changes_sql(system)} "
-            f"where {' or '.join(_between(r) for r in seq_ranges)}"
-        ).fetchone()
+        first, last = con.execute(kept_times_sql(system, seq_ranges)).fetchone()
         kept = con.execute(
             f"select first_ts, last_ts from {PROCESSED_TIMES} where change_table = ?", [table]
         ).fetchone()

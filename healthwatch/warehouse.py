@@ -142,16 +142,25 @@ def ensure_change_tables(con: duckdb.DuckDBPyConnection) -> None:
     if not table_exists(con, PROCESSED_TIMES):
         # Created with what it must hold in one statement, so it is never there and wrong: on a
         # warehouse processed before it existed, the times of every processed row (read once).
-        ranges: dict[str, list[str]] = {}
+        ranges: dict[str, list[tuple[int, int]]] = {}
         for table, first, last in con.execute("select * from ops.processed_changes").fetchall():
-            ranges.setdefault(table, []).append(f"seq between {int(first)} and {int(last)}")
+            ranges.setdefault(table, []).append((first, last))
         processed = " union all ".join(
-            f"""select '{change_table(s)}' as change_table, min(source_ts) as first_ts, max(source_ts) as last_ts
-            from {kept_changes_sql(s)} where {" or ".join(ranges.get(change_table(s), ["false"]))}
-            having count(*) > 0"""
+            f"select '{change_table(s)}' as change_table, * from "
+            f"({kept_times_sql(s, ranges.get(change_table(s), []))}) where first_ts is not null"
             for s in SOURCE_SYSTEMS
         )
         con.execute(f"create table {PROCESSED_TIMES} as {processed}")
+
+
+def kept_times_sql(system: str, seq_ranges: list[tuple[int, int]]) -> str:
+    """A select of the first and last source time (`first_ts`, `last_ts`; null when none) of the
+    change rows of `system` in `seq_ranges` the screen did not refuse."""
+    where = " or ".join(f"seq between {int(first)} and {int(last)}" for first, last in seq_ranges)
+    return (
+        "select min(source_ts) as first_ts, max(source_ts) as last_ts "
+        f"from {kept_changes_sql(system)} where {where or 'false'}"
+    )
 
 
 def kept_changes_sql(system: str) -> str:
