@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -52,18 +53,26 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _failure(expectation: str, column: str | None, value_sql: str, condition: str) -> str:
+class _Failure(NamedTuple):
+    """One row-level expectation: when it fails (`condition`) and the failure it records (`sql`)."""
+
+    condition: str
+    sql: str
+
+
+def _failure(expectation: str, column: str | None, value_sql: str, condition: str) -> _Failure:
     column_sql = _sql_str(column) if column else "null"
-    return (
+    return _Failure(
+        condition,
         f"case when {condition} then {{'expectation': {_sql_str(expectation)}, 'column_name': {column_sql}, "
-        f"'value': left(cast({value_sql} as varchar), 200)}} end"
+        f"'value': left(cast({value_sql} as varchar), 200)}} end",
     )
 
 
-def _image_failures(table: SourceTable) -> list[str]:
+def _image_failures(table: SourceTable) -> list[_Failure]:
     """Row-level failures of one contract table's image (`after`, or `before` for a delete), over
-    `keys` (the image's keys) and `vals` (its contract columns as text, in contract order): the
-    JSON is parsed once per row."""
+    `vals` (its contract columns as text, in contract order): the JSON is parsed once per row,
+    and again only where a value is null, to tell a missing column from a null one."""
     index = {column: i + 1 for i, column in enumerate(table.columns)}
     failures = [
         _failure("expect_column_values_to_not_be_null", table.key, "key",
@@ -73,7 +82,10 @@ def _image_failures(table: SourceTable) -> list[str]:
         raw = f"vals[{index[column]}]"
         failures.append(
             _failure(
-                "expect_column_to_exist", column, "null", f"op <> 'd' and not list_contains(keys, '{column}')"
+                "expect_column_to_exist",
+                column,
+                "null",
+                f"op <> 'd' and {raw} is null and not json_exists(image, {_sql_str('$.' + column)})",
             )
         )
         if kind not in ("varchar", "json"):
@@ -103,8 +115,14 @@ def _image_failures(table: SourceTable) -> list[str]:
     return failures
 
 
+def _any(failures: list[_Failure]) -> str:
+    return " or ".join(f"({f.condition})" for f in failures) or "false"
+
+
 def _screen_sql(system: str) -> str:
-    """A select over the change rows of `system` in scope giving each row's list of failures."""
+    """A select over the change rows of `system` in scope giving each failing row's list of
+    failures. Rows are kept by the failures' conditions and only the kept rows build the list:
+    a list of mostly null failures built for every row cost more than reading the JSON."""
     tables = [t for t in SOURCE_TABLES if t.system == system]
     known = ", ".join(_sql_str(t.name) for t in tables)
     envelope = [
@@ -117,24 +135,33 @@ def _screen_sql(system: str) -> str:
                  f"source_ts is null or source_ts < timestamp '{EARLIEST_SOURCE_TS}' "
                  f"or source_ts > cast(now() as timestamp) + {FUTURE_SLACK}"),
     ]  # fmt: skip
+    images = {t.name: _image_failures(t) for t in tables}
     paths = " ".join(
         f"when {_sql_str(t.name)} then json_extract_string(image, [{', '.join(_sql_str('$.' + c) for c in t.columns)}])"
         for t in tables
     )
     per_table = " ".join(
-        f"when source_table = {_sql_str(t.name)} then [{', '.join(_image_failures(t))}]" for t in tables
+        f"when source_table = {_sql_str(name)} then [{', '.join(f.sql for f in failures)}]"
+        for name, failures in images.items()
+    )
+    # A plain and / or of the conditions, no case around them: DuckDB then runs each one only on
+    # the rows the ones before left undecided, so the second JSON read sees null values alone.
+    image_fails = " or ".join(
+        f"(source_table = {_sql_str(name)} and ({_any(failures)}))" for name, failures in images.items()
     )
     return f"""
         with images as (
             select *, coalesce(after, before) as image from screened_rows
         ),
         parsed as (
-            select *, json_keys(image) as keys, case source_table {paths} end as vals from images
+            select *, case source_table {paths} end as vals from images
         )
-        select * exclude (image, keys, vals), list_filter(
-            list_concat([{", ".join(envelope)}], case {per_table} else [] end), lambda f: f is not null
+        select * exclude (image, vals), list_filter(
+            list_concat([{", ".join(f.sql for f in envelope)}], case {per_table} else [] end),
+            lambda f: f is not null
         ) as failures
         from parsed
+        where {_any(envelope)} or {image_fails or "false"}
     """
 
 
@@ -208,7 +235,7 @@ def screen_pending(con: duckdb.DuckDBPyConnection, at: datetime | None = None) -
         con.execute(
             f"""create or replace temp table screen_failures as
             select seq, ingested_at, source_table, op, failures
-            from ({_screen_sql(system)}) where len(failures) > 0"""
+            from ({_screen_sql(system)})"""
         )
         _check_drift(con, table)
         target = quarantine_table(system)

@@ -56,6 +56,18 @@ def test_bad_rows_are_quarantined_with_expectation_column_and_value(con) -> None
     }
 
 
+def test_a_missing_column_is_quarantined_and_a_null_one_is_not(con) -> None:
+    # The screen reads the JSON a second time only for null values, to tell these two apart.
+    missing = {k: v for k, v in NPS.items() if k != "comment"}
+    add(con, 1, {**NPS, "response_id": "r1", "comment": None})
+    add(con, 2, {**missing, "response_id": "r2"})
+    add(con, 3, {**missing, "response_id": "r3", "comment": None, "score": None})
+    add(con, 4, {**missing, "response_id": "r4"}, op="d")  # a delete's image may lack columns
+    screen_pending(con)
+    held = {(r.seq, r.expectation, r.column_name) for r in held_rows(con)}
+    assert held == {(2, "expect_column_to_exist", "comment")}
+
+
 def test_a_retried_run_does_not_quarantine_twice(con) -> None:
     add(con, 1, NPS)
     add(con, 2, {**NPS, "response_id": "r2", "score": -1})
