@@ -74,8 +74,11 @@ def _validate(context: Any, suite: Any, frame: pd.DataFrame) -> list[Any]:
     suite = context.suites.add(suite)
     validation = gx.ValidationDefinition(data=batch_definition, suite=suite, name=suite.name)
     try:
+        # BASIC: the unexpected count and up to 20 of the values, all a Failure keeps. SUMMARY
+        # counts each distinct unexpected value too; at 100,000 accounts the signal check spent a
+        # third of its validation time on that (3 M rows: 1.9-2.1 s against 1.4-1.5 s).
         result = validation.run(
-            batch_parameters={"dataframe": frame}, result_format={"result_format": "SUMMARY"}
+            batch_parameters={"dataframe": frame}, result_format={"result_format": "BASIC"}
         )
     finally:
         # Nothing may keep the frame once validated. The context outlives this call (Great

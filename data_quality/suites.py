@@ -7,12 +7,13 @@ A run checks only what it rebuilt — the staged rows whose keys changed in its 
 rows of its recompute scope — so the cost follows the change; a full refresh checks everything.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from data_quality.gx_runner import Failure, run_suite_over
 from healthwatch.contract import ACCEPTED_VALUES, SOURCE_TABLES, SourceTable
@@ -103,41 +104,43 @@ def signals_suite() -> Any:
     return suite
 
 
-def key_ranges(counts: Iterable[tuple[str, int]], max_rows: int) -> list[tuple[str, str]]:
-    """Consecutive ranges of keys, each holding at most `max_rows` rows (or one key, if a single
-    key has more), from (key, rows) pairs in key order."""
-    ranges: list[tuple[str, str]] = []
-    first = last = None
-    rows = 0
-    for key, n in counts:
-        if first is not None and rows + n > max_rows:
-            ranges.append((first, last))
-            first, rows = None, 0
-        first = key if first is None else first
-        last, rows = key, rows + n
-    if first is not None:
-        ranges.append((first, last))
-    return ranges
-
-
 def frames_in_parts(
     con: duckdb.DuckDBPyConnection, columns: str, source: str, key: str, where: str = "true"
 ) -> Iterator[pd.DataFrame]:
-    """`select columns from source where ...` in parts of at most PART_ROWS rows, each a range of
-    whole keys (so a key's rows, and any duplicates of it, are in one part); rows whose key is
-    null come last, as a part of their own. Ranges, not a hash of the key: the signal marts are
-    written in parts of whole accounts, so a range reads few of their row groups, where a hash
-    filter scanned the whole table once per part."""
-    counts = con.execute(
-        f"select {key}, count(*) from {source} where ({where}) and {key} is not null group by 1 order by 1"
+    """`select columns from source where ...` in parts of about PART_ROWS rows, each a range of
+    whole keys (so a key's rows, and any duplicates of it, are in one part; a part is over
+    PART_ROWS by less than its last key's rows); rows whose key is null come last, as a part of
+    their own. Ranges, not a hash of the key: the signal marts are written in parts of whole
+    accounts, so a range reads few of their row groups, where a hash filter scanned the whole
+    table once per part. The ranges are found in SQL: every key's count fetched into Python took
+    twice as long (5.9 M survey sends: 2.8 s against 1.4 s)."""
+    ranges = con.execute(
+        f"""
+        select min(k), max(k) from (
+            select k, floor((sum(n) over (order by k rows unbounded preceding) - n) / {PART_ROWS}) as part
+            from (select {key} as k, count(*) as n from {source} where ({where}) and {key} is not null group by 1)
+        ) group by part order by part
+        """
     ).fetchall()
-    for first, last in key_ranges(counts, PART_ROWS):
-        yield con.execute(
-            f"select {columns} from {source} where ({where}) and {key} between ? and ?", [first, last]
-        ).df()
-    nulls = con.execute(f"select {columns} from {source} where ({where}) and {key} is null").df()
+    for first, last in ranges:
+        yield _frame(con.sql(f"select {columns} from {source} where ({where}) and {key} between $1 and $2",
+                             params=[first, last]))  # fmt: skip
+    nulls = _frame(con.sql(f"select {columns} from {source} where ({where}) and {key} is null"))
     if len(nulls):
         yield nulls
+
+
+def _frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    """A query's rows as a DataFrame through Arrow: at 100,000 accounts the source-contract check
+    read its 14 M rows in 8 s less than through DuckDB's own conversion (strings cost it most).
+    As there, dates are datetimes and integer columns with nulls nullable integers."""
+    table = relation.to_arrow_table()
+    with_nulls = [
+        field.name
+        for field, column in zip(table.schema, table.columns, strict=True)
+        if pa.types.is_integer(field.type) and column.null_count
+    ]
+    return table.to_pandas(date_as_object=False).astype(dict.fromkeys(with_nulls, "Int64"))
 
 
 def validate_sources(con: duckdb.DuckDBPyConnection, full_refresh: bool = False) -> list[SuiteOutcome]:
