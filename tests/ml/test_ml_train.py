@@ -24,6 +24,7 @@ from ml.evaluate import (
     lowest_threshold_with_precision,
 )
 from ml.features import build_training_set, load_accounts, load_snapshots, sample_accounts
+from ml.model import model_text
 from ml.pipeline import train_and_promote
 from ml.train import time_split, train_model
 
@@ -95,7 +96,7 @@ def test_metadata_documents_the_model(run):
     assert meta["calibration"]["evaluated_on_calibration_rows"] is False
     assert meta["sample"] is None  # every account's snapshots
     assert meta["lightgbm"]["params"]["deterministic"] is True
-    assert meta["lightgbm"]["params"]["num_threads"] == 1
+    assert meta["lightgbm"]["params"]["num_threads"] == ModelConfig().num_threads
     assert (
         meta["training_window"]["end"] < meta["calibration_window"]["start"] < meta["holdout_window"]["start"]
     )
@@ -105,6 +106,15 @@ def test_training_is_deterministic(training_set, world, run):
     again = train_model(training_set, ModelConfig(), 90, world.clock)
     assert again.model.version == run.model.version
     assert np.array_equal(again.model.predict_proba(run.holdout), run.model.predict_proba(run.holdout))
+
+
+def test_training_threads_change_only_the_speed(training_set, world):
+    # Training runs with one thread per core by default: the trees must not depend on it.
+    one, two = (train_model(training_set, ModelConfig(num_threads=n), 90, world.clock).model for n in (1, 2))
+    lines = [model_text(m.booster).splitlines() for m in (one, two)]
+    differing = [(a, b) for a, b in zip(*lines, strict=True) if a != b]
+    assert differing == [("[num_threads: 1]", "[num_threads: 2]")]
+    assert np.array_equal(one.predict_proba(training_set), two.predict_proba(training_set))
 
 
 def test_thresholds_are_ordered_and_meet_precision_on_calibration(run, training_set):
