@@ -43,10 +43,10 @@ SIGNAL_COLUMNS = (
     "logins_7d",
     "payment_failures",
     "cancellation_requests",
-    "procurement_freezes_90d",
-    "champion_departures_90d",
-    "sponsor_departures_90d",
-    "budget_owner_changes_90d",
+    "procurement_freezes",
+    "champion_departures",
+    "sponsor_departures",
+    "budget_owner_changes",
     "champion_active_days_14d",
     "api_error_rate_7d",
     "api_latency_p95_ms_7d",
@@ -103,7 +103,7 @@ def require_columns(have: Iterable[str], table: str, needed: Iterable[str]) -> N
     if missing:
         raise HealthwatchError(
             f"{table} has no column {', '.join(missing)}",
-            "rebuild the signals (`dbt build`) with this version",
+            "rebuild the signals with this version: `healthwatch run --full-refresh`",
         )
 
 
@@ -199,7 +199,6 @@ def frame_sql(
         score_cte = ""
         score_join = ""
 
-    w = "partition by account_id order by signal_date"
     # The days above bound every date read; said again as literals, they let a scan skip the row
     # groups that hold only older days: those later runs appended (the full build's row groups
     # hold every date of their accounts). At 100,000 accounts the live frame 8.8 -> 8.1 s.
@@ -214,16 +213,6 @@ def frame_sql(
             left join {BASELINES} as b
                 on b.account_id = s.account_id and b.signal_date = s.signal_date and b.signal_date {read}
             where s.signal_date between days.first_day - {LOOKBACK_DAYS} and days.last_day and s.signal_date {read}
-        ),
-        -- CRM events counted over 90 days: the day's new events are the rise of the count
-        increments as (
-            select
-                *,
-                procurement_freezes_90d - coalesce(lag(procurement_freezes_90d) over ({w}), 0) as _new_freezes,
-                champion_departures_90d - coalesce(lag(champion_departures_90d) over ({w}), 0) as _new_champion,
-                sponsor_departures_90d - coalesce(lag(sponsor_departures_90d) over ({w}), 0) as _new_sponsor,
-                budget_owner_changes_90d - coalesce(lag(budget_owner_changes_90d) over ({w}), 0) as _new_budget
-            from history
         ),
         derived as ({_derived_sql(mode)}),
         {score_cte}
@@ -243,7 +232,7 @@ def frame_sql(
 
 
 def _derived_sql(mode: Mode) -> str:
-    """The DERIVED_COLUMNS of each judged day, from `increments` (the history rows).
+    """The DERIVED_COLUMNS of each judged day, from `history` (the rows read).
 
     `range` judges every day, so each fact is a window over the days before it; `latest` judges one
     day per account, so each fact is an aggregate of that account's rows, filtered to the same days
@@ -278,15 +267,15 @@ def _derived_sql(mode: Mode) -> str:
     stakeholders = ", ".join(
         f"coalesce({days_with(count, kind)}, [])"
         for count, kind in (
-            ("_new_champion", "champion_departure"),
-            ("_new_sponsor", "sponsor_departure"),
-            ("_new_budget", "budget_owner_change"),
+            ("champion_departures", "champion_departure"),
+            ("sponsor_departures", "sponsor_departure"),
+            ("budget_owner_changes", "budget_owner_change"),
         )
     )
     facts = {
         "payment_failure_days": days_with("payment_failures"),
         "cancellation_request_days": days_with("cancellation_requests"),
-        "procurement_freeze_days": days_with("_new_freezes"),
+        "procurement_freeze_days": days_with("procurement_freezes"),
         "stakeholder_change_days": f"list_concat({stakeholders})",
         "champion_active_days_14d_prior": over("max(champion_active_days_14d)", 14, 14),
         "logins_7d_days_below_baseline": f"{day} - coalesce({over(f'max({below})', 91)}, {day} - 91)",
@@ -300,13 +289,13 @@ def _derived_sql(mode: Mode) -> str:
         return f"""
             select account_id, {day} as signal_date,
                 {select}
-            from increments
+            from history
             group by account_id, {day}
         """
     return f"""
             select account_id, signal_date,
                 {select}
-            from increments
+            from history
         """
 
 

@@ -11,6 +11,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
@@ -117,3 +118,27 @@ def prune_invocation_folders(
     for folder in pruned:
         shutil.rmtree(folder, ignore_errors=True)
     return pruned
+
+
+def tables_built_by_an_earlier_version(con: duckdb.DuckDBPyConnection, manifest_path: Path) -> list[str]:
+    """The incremental tables (with a contract) already in the warehouse whose columns are not the
+    ones their model now declares: a version that adds a column to a signal mart. An incremental
+    run cannot change them (`on_schema_change: fail`, never half-filled); a full refresh rebuilds
+    them from the change tables."""
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    built: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns"
+    ).fetchall():
+        built.setdefault((schema, table), set()).add(column)
+    stale = []
+    for node in manifest["nodes"].values():
+        config = node.get("config", {})
+        if node["resource_type"] != "model" or config.get("materialized") != "incremental":
+            continue
+        if not config.get("contract", {}).get("enforced"):
+            continue
+        have = built.get((node["schema"], node["alias"]))
+        if have is not None and have != set(node["columns"]):
+            stale.append(f"{node['schema']}.{node['alias']}")
+    return sorted(stale)

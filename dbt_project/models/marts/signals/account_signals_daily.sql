@@ -494,9 +494,13 @@ final as (
         cast(windowed.payment_failures_30d as bigint) as payment_failures_30d,
         windowed.cancellation_requests,
         cast(windowed.cancellation_requests_90d as bigint) as cancellation_requests_90d,
+        windowed.procurement_freezes,
         cast(windowed.procurement_freezes_90d as bigint) as procurement_freezes_90d,
+        windowed.budget_owner_changes,
         cast(windowed.budget_owner_changes_90d as bigint) as budget_owner_changes_90d,
+        windowed.champion_departures,
         cast(windowed.champion_departures_90d as bigint) as champion_departures_90d,
+        windowed.sponsor_departures,
         cast(windowed.sponsor_departures_90d as bigint) as sponsor_departures_90d,
         windowed.renewal_date,
         {{ dbt.datediff('windowed.signal_date', 'windowed.renewal_date', 'day') }} as days_to_renewal
