@@ -16,6 +16,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
 from healthwatch.config import Settings
+from healthwatch.errors import HealthwatchError
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
@@ -142,3 +143,15 @@ def tables_built_by_an_earlier_version(con: duckdb.DuckDBPyConnection, manifest_
         if have is not None and have != set(node["columns"]):
             stale.append(f"{node['schema']}.{node['alias']}")
     return sorted(stale)
+
+
+def require_tables_of_this_version(con: duckdb.DuckDBPyConnection, manifest_path: Path) -> None:
+    """Refuse an incremental run on the tables `tables_built_by_an_earlier_version` finds, naming the fix."""
+    stale = tables_built_by_an_earlier_version(con, manifest_path)
+    if stale:
+        raise HealthwatchError(
+            f"{', '.join(stale)} were built by an earlier version of healthwatch: their columns are "
+            "not the ones the models now declare, and an incremental run cannot change them",
+            "rebuild them from the change tables: `healthwatch run --full-refresh` (the nightly "
+            "rebuild job does it too); the pending change rows wait for it",
+        )

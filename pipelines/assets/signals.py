@@ -8,13 +8,12 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from data_quality.quarantine import screen_pending
 from healthwatch.batches import open_batch, scope_summary
-from healthwatch.errors import HealthwatchError
 from pipelines.project import (
     dbt_cli_args,
     dbt_project,
     keep_partial_parse,
     prune_invocation_folders,
-    tables_built_by_an_earlier_version,
+    require_tables_of_this_version,
 )
 from pipelines.resources import HealthwatchResource
 
@@ -44,14 +43,8 @@ def signals_dbt(
     (`ops/processed_changes`), so a run that fails anywhere is retried with the same rows."""
     full_refresh = context.run.tags.get("healthwatch/full_refresh") == "true"
     with healthwatch.connect() as con:
-        stale = [] if full_refresh else tables_built_by_an_earlier_version(con, dbt_project.manifest_path)
-        if stale:
-            raise HealthwatchError(
-                f"{', '.join(stale)} were built by an earlier version of healthwatch: their columns are "
-                "not the ones the models now declare, and an incremental run cannot change them",
-                "rebuild them from the change tables: `healthwatch run --full-refresh` (the nightly "
-                "rebuild job does it too); the pending change rows wait for it",
-            )
+        if not full_refresh:
+            require_tables_of_this_version(con, dbt_project.manifest_path)
         # Bad rows to quarantine, the rest through; schema drift stops the run here.
         screened = screen_pending(con)
         batch = open_batch(con, full_refresh=full_refresh)
