@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import duckdb
+import pyarrow as pa
 
 from delivery.http_json import MAX_ERROR_CHARS, redact
 from delivery.retry import DEFAULT_POLICY, Decision, RetryPolicy, classify, provider_wait_seconds
@@ -198,6 +199,17 @@ def _queued(con: duckdb.DuckDBPyConnection, mail_ids: Iterable[str]) -> set[str]
     }
 
 
+_NEW_MAIL_SCHEMA = pa.schema(
+    [
+        (name, pa.string())
+        for name in (
+            "mail_id", "channel", "kind", "recipient_id", "recipient_email", "period", "subject", "html_body",
+            "text_body", "payload",
+        )
+    ]
+)  # fmt: skip
+
+
 def enqueue(con: duckdb.DuckDBPyConnection, mails: Iterable[Mail], now: datetime | None = None) -> int:
     """Insert the messages whose id is not in the outbox yet, in one transaction; return how many.
 
@@ -214,33 +226,38 @@ def enqueue(con: duckdb.DuckDBPyConnection, mails: Iterable[Mail], now: datetime
     try:
         existing = _queued(con, unique)
         rows = [
-            (
-                mid,
-                m.channel,
-                m.kind,
-                m.recipient_id,
-                m.recipient_email,
-                m.period,
-                m.subject,
-                m.html_body,
-                m.text_body,
-                m.payload,
-                now,
-                now,
-            )
+            {
+                "mail_id": mid,
+                "channel": m.channel,
+                "kind": m.kind,
+                "recipient_id": m.recipient_id,
+                "recipient_email": m.recipient_email,
+                "period": m.period,
+                "subject": m.subject,
+                "html_body": m.html_body,
+                "text_body": m.text_body,
+                "payload": m.payload,
+            }
             for mid, m in unique.items()
             if mid not in existing
         ]
         if rows:
-            con.executemany(
-                f"""
-                insert into {OUTBOX_TABLE} (
-                    mail_id, channel, kind, recipient_id, recipient_email, period, subject, html_body,
-                    text_body, payload, status, attempts, throttled, possible_duplicate, created_at, updated_at
-                ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, false, ?, ?)
-                """,
-                rows,
-            )
+            # one Arrow table: executemany took ~1.2 ms a row
+            con.register("_hw_new_mails", pa.Table.from_pylist(rows, _NEW_MAIL_SCHEMA))
+            try:
+                con.execute(
+                    f"""
+                    insert into {OUTBOX_TABLE} (
+                        mail_id, channel, kind, recipient_id, recipient_email, period, subject, html_body,
+                        text_body, payload, status, attempts, throttled, possible_duplicate, created_at,
+                        updated_at
+                    )
+                    select *, 'pending', 0, 0, false, $now, $now from _hw_new_mails
+                    """,
+                    {"now": now},
+                )
+            finally:
+                con.unregister("_hw_new_mails")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -516,8 +533,69 @@ def _claim(con: duckdb.DuckDBPyConnection, mail: OutboxRow, now: datetime) -> bo
     return row is not None
 
 
-def _settle(
-    con: duckdb.DuckDBPyConnection,
+@dataclass(frozen=True)
+class _Settlement:
+    """The record of one attempt: the row's new state (None keeps the column's value)."""
+
+    mail_id: str
+    status: Status
+    now: datetime
+    provider_message_id: str | None = None
+    error: str | None = None
+    rendered_path: str | None = None
+    throttled: int = 0
+    next_attempt_at: datetime | None = None
+    possible_duplicate: bool | None = None
+    reconciliation: str | None = None
+
+
+_SETTLEMENT_SCHEMA = pa.schema(
+    [
+        ("mail_id", pa.string()),
+        ("status", pa.string()),
+        ("now", pa.timestamp("us")),
+        ("provider_message_id", pa.string()),
+        ("error", pa.string()),
+        ("rendered_path", pa.string()),
+        ("throttled", pa.int32()),
+        ("next_attempt_at", pa.timestamp("us")),
+        ("possible_duplicate", pa.bool_()),
+        ("reconciliation", pa.string()),
+    ]
+)
+
+
+def _record(con: duckdb.DuckDBPyConnection, settlements: list[_Settlement]) -> None:
+    """Write settlements in one statement (an update per mail cost ~2.7 ms, most of a rendered mail)."""
+    if not settlements:
+        return
+    con.register(
+        "_hw_settlements", pa.Table.from_pylist([asdict(s) for s in settlements], _SETTLEMENT_SCHEMA)
+    )
+    try:
+        con.execute(
+            f"""
+            update {OUTBOX_TABLE} as o
+            set status = s.status,
+                provider_message_id = coalesce(s.provider_message_id, o.provider_message_id),
+                last_error = s.error,
+                rendered_path = coalesce(s.rendered_path, o.rendered_path),
+                throttled = coalesce(o.throttled, 0) + s.throttled,
+                next_attempt_at = s.next_attempt_at,
+                possible_duplicate = coalesce(s.possible_duplicate, o.possible_duplicate),
+                reconciled_at = case when s.reconciliation is null then o.reconciled_at else s.now end,
+                reconciliation = coalesce(s.reconciliation, o.reconciliation),
+                updated_at = s.now,
+                sent_at = case when s.status = 'sent' then s.now else o.sent_at end
+            from _hw_settlements as s
+            where o.mail_id = s.mail_id
+            """
+        )
+    finally:
+        con.unregister("_hw_settlements")
+
+
+def _settlement(
     mail: OutboxRow,
     status: Status,
     now: datetime,
@@ -527,36 +605,19 @@ def _settle(
     error: str | None = None,
     possible_duplicate: bool | None = None,
     reconciliation: str | None = None,
-) -> None:
+) -> _Settlement:
     outcome = outcome or Outcome(status=status)
-    con.execute(
-        f"""
-        update {OUTBOX_TABLE}
-        set status = $status,
-            provider_message_id = coalesce($provider_message_id, provider_message_id),
-            last_error = $error,
-            rendered_path = coalesce($rendered_path, rendered_path),
-            throttled = coalesce(throttled, 0) + $throttled,
-            next_attempt_at = $next_attempt_at,
-            possible_duplicate = coalesce($possible_duplicate, possible_duplicate),
-            reconciled_at = case when $reconciliation is null then reconciled_at else $now end,
-            reconciliation = coalesce($reconciliation, reconciliation),
-            updated_at = $now,
-            sent_at = case when $status = 'sent' then $now else sent_at end
-        where mail_id = $mail_id
-        """,
-        {
-            "status": status,
-            "provider_message_id": outcome.provider_message_id,
-            "error": error,
-            "rendered_path": outcome.rendered_path,
-            "throttled": int(outcome.rate_limited),
-            "next_attempt_at": next_attempt_at,
-            "possible_duplicate": possible_duplicate,
-            "reconciliation": reconciliation,
-            "now": now,
-            "mail_id": mail.mail_id,
-        },
+    return _Settlement(
+        mail_id=mail.mail_id,
+        status=status,
+        now=now,
+        provider_message_id=outcome.provider_message_id,
+        error=error,
+        rendered_path=outcome.rendered_path,
+        throttled=int(outcome.rate_limited),
+        next_attempt_at=next_attempt_at,
+        possible_duplicate=possible_duplicate,
+        reconciliation=reconciliation,
     )
 
 
@@ -576,46 +637,53 @@ def _reconcile(
     )
     lookup = getattr(transport, "lookup", None)
     reconciled = duplicates = failed = 0
+    settlements: list[_Settlement] = []  # nothing is sent here, so recording them together is safe
     for mail in stale:
         found: Lookup | None = lookup(mail) if lookup is not None else None
         reconciled += 1
         if found is not None and found.delivered:
-            _settle(
-                con,
-                mail,
-                "sent",
-                now,
-                outcome=Outcome(status="sent", provider_message_id=found.provider_message_id),
-                reconciliation="interrupted send found at the provider: recorded as sent",
+            settlements.append(
+                _settlement(
+                    mail,
+                    "sent",
+                    now,
+                    outcome=Outcome(status="sent", provider_message_id=found.provider_message_id),
+                    reconciliation="interrupted send found at the provider: recorded as sent",
+                )
             )
         elif found is not None:
-            _settle(
-                con, mail, "pending", now, reconciliation="interrupted send not at the provider: sent again"
+            settlements.append(
+                _settlement(
+                    mail, "pending", now, reconciliation="interrupted send not at the provider: sent again"
+                )
             )
         elif mail.possible_duplicate:
             failed += 1
-            _settle(
-                con,
-                mail,
-                "failed",
-                now,
-                error=(
-                    "interrupted while sending a second time: not sent again so that the recipient "
-                    f"gets it at most twice; look for custom_args.mail_id = {mail.mail_id} at the provider"
-                ),
-                reconciliation="outcome unknown twice: failed instead of a third send",
+            settlements.append(
+                _settlement(
+                    mail,
+                    "failed",
+                    now,
+                    error=(
+                        "interrupted while sending a second time: not sent again so that the recipient "
+                        f"gets it at most twice; look for custom_args.mail_id = {mail.mail_id} at the provider"
+                    ),
+                    reconciliation="outcome unknown twice: failed instead of a third send",
+                )
             )
         else:
             duplicates += 1
-            _settle(
-                con,
-                mail,
-                "pending",
-                now,
-                possible_duplicate=True,
-                reconciliation="interrupted while sending: sent again once; the recipient may get it twice",
+            settlements.append(
+                _settlement(
+                    mail,
+                    "pending",
+                    now,
+                    possible_duplicate=True,
+                    reconciliation="interrupted while sending: sent again once; the recipient may get it twice",
+                )
             )
         log.warning("outbox: reconciled interrupted send of %s (%s)", mail.mail_id, mail.kind)
+    _record(con, settlements)
     return DeliverySummary(reconciled=reconciled, possible_duplicates=duplicates, failed=failed)
 
 
@@ -694,67 +762,78 @@ def deliver_with(
     counts = {"attempted": 0, "sent": 0, "rendered": 0, "deferred": 0, "failed": 0, "waiting": 0}
     due = _due(con, channel, clock(), limit)
     hold_until: datetime | None = None  # the provider is rate limiting every message until then
-    for index, row in enumerate(due):
-        if hold_until is not None:
-            wait = (hold_until - clock()).total_seconds()
-            if wait > policy.max_inline_wait_seconds:
-                counts["waiting"] = len(due) - index
-                log.info(
-                    "outbox: rate limited for %.0f s; %d message(s) wait for a later run",
-                    wait,
-                    len(due) - index,
+    # A transport that claims nothing (files) has its final outcomes written together at the end:
+    # a crash before that only renders the same files again, and an update per mail was most of
+    # a rendered mail's cost (~2.7 ms of ~3.3 ms).
+    unrecorded: list[_Settlement] = []
+    try:
+        for index, row in enumerate(due):
+            if hold_until is not None:
+                wait = (hold_until - clock()).total_seconds()
+                if wait > policy.max_inline_wait_seconds:
+                    counts["waiting"] = len(due) - index
+                    log.info(
+                        "outbox: rate limited for %.0f s; %d message(s) wait for a later run",
+                        wait,
+                        len(due) - index,
+                    )
+                    break
+                if wait > 0:
+                    sleep(wait)
+                hold_until = None
+            mail = row
+            inline_retries = 0
+            while True:
+                if transport.claims and not _claim(con, mail, clock()):
+                    break
+                counts["attempted"] += 1
+                outcome = transport.send(mail)
+                hit("before_outbox_record")  # fault-injection: die between the send and its record
+                now = clock()
+                if outcome.status != "pending":
+                    done = _settlement(mail, outcome.status, now, outcome=outcome, error=outcome.error)
+                    if transport.claims:
+                        _record(con, [done])
+                    else:
+                        unrecorded.append(done)
+                    counts[outcome.status] += 1
+                    if outcome.error:
+                        log.warning("outbox: %s %s: %s", mail.mail_id, outcome.status, outcome.error)
+                    break
+                decision = _decide(policy, mail, outcome, now)
+                status: Status = "failed" if decision.status == "failed" else "pending"
+                retry = _settlement(
+                    mail,
+                    status,
+                    now,
+                    outcome=outcome,
+                    next_attempt_at=decision.next_attempt_at,
+                    error=decision.error,
+                    possible_duplicate=True if outcome.maybe_delivered and status == "pending" else None,
                 )
+                _record(con, [retry])
+                log.warning("outbox: %s %s: %s", mail.mail_id, status, decision.error)
+                mail = replace(
+                    mail,
+                    attempts=mail.attempts + int(transport.claims),
+                    throttled=mail.throttled + int(outcome.rate_limited),
+                    possible_duplicate=mail.possible_duplicate or outcome.maybe_delivered,
+                )
+                if (
+                    status == "pending"
+                    and policy.can_wait_inline(decision)
+                    and inline_retries < policy.max_inline_retries
+                ):
+                    inline_retries += 1
+                    if decision.wait_seconds > 0:
+                        sleep(decision.wait_seconds)
+                    continue
+                counts["failed" if status == "failed" else "deferred"] += 1
+                if outcome.rate_limited and decision.next_attempt_at is not None:
+                    hold_until = decision.next_attempt_at
                 break
-            if wait > 0:
-                sleep(wait)
-            hold_until = None
-        mail = row
-        inline_retries = 0
-        while True:
-            if transport.claims and not _claim(con, mail, clock()):
-                break
-            counts["attempted"] += 1
-            outcome = transport.send(mail)
-            hit("before_outbox_record")  # fault-injection: die between the send and its record
-            now = clock()
-            if outcome.status != "pending":
-                _settle(con, mail, outcome.status, now, outcome=outcome, error=outcome.error)
-                counts[outcome.status] += 1
-                if outcome.error:
-                    log.warning("outbox: %s %s: %s", mail.mail_id, outcome.status, outcome.error)
-                break
-            decision = _decide(policy, mail, outcome, now)
-            status: Status = "failed" if decision.status == "failed" else "pending"
-            _settle(
-                con,
-                mail,
-                status,
-                now,
-                outcome=outcome,
-                next_attempt_at=decision.next_attempt_at,
-                error=decision.error,
-                possible_duplicate=True if outcome.maybe_delivered and status == "pending" else None,
-            )
-            log.warning("outbox: %s %s: %s", mail.mail_id, status, decision.error)
-            mail = replace(
-                mail,
-                attempts=mail.attempts + int(transport.claims),
-                throttled=mail.throttled + int(outcome.rate_limited),
-                possible_duplicate=mail.possible_duplicate or outcome.maybe_delivered,
-            )
-            if (
-                status == "pending"
-                and policy.can_wait_inline(decision)
-                and inline_retries < policy.max_inline_retries
-            ):
-                inline_retries += 1
-                if decision.wait_seconds > 0:
-                    sleep(decision.wait_seconds)
-                continue
-            counts["failed" if status == "failed" else "deferred"] += 1
-            if outcome.rate_limited and decision.next_attempt_at is not None:
-                hold_until = decision.next_attempt_at
-            break
+    finally:
+        _record(con, unrecorded)
     summary += DeliverySummary(**counts)
     log.info("outbox (%s): %s", channel, summary)
     return summary

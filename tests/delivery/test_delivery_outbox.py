@@ -78,3 +78,31 @@ def test_a_crash_mid_send_leaves_the_mail_claimed_not_resent(warehouse):
     assert row == {"status": "sending", "attempts": 1}
     # It may have reached the provider: it is not picked up again on its own.
     assert deliver(warehouse.con, warehouse.settings).attempted == 0
+
+
+def test_rendered_mails_are_recorded_when_a_later_one_cannot_be_written(warehouse):
+    """Files' outcomes are recorded together at the end of the run: an error on the third mail
+    still records the two rendered before it, and the next run renders only the rest."""
+    con, outbox_dir = warehouse.con, warehouse.settings.outbox_dir
+    mails = [_mail(period=f"2026-02-{day:02d}") for day in range(1, 6)]
+    enqueue(con, mails)
+    order = [
+        r["mail_id"]
+        for r in warehouse.rows("select mail_id from alerts.email_outbox order by created_at, mail_id")
+    ]
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    (outbox_dir / f"{order[2]}.html").mkdir()  # a directory where its file should go: the write fails
+
+    with pytest.raises(IsADirectoryError):
+        deliver(con, warehouse.settings)
+    status = dict(con.execute("select mail_id, status from alerts.email_outbox").fetchall())
+    assert [status[m] for m in order] == ["rendered", "rendered", "pending", "pending", "pending"]
+
+    (outbox_dir / f"{order[2]}.html").rmdir()
+    assert deliver(con, warehouse.settings).rendered == 3
+    rows = warehouse.rows(
+        "select status, rendered_path, updated_at >= created_at as later from alerts.email_outbox"
+    )
+    assert all(
+        r["status"] == "rendered" and r["rendered_path"].endswith(".html") and r["later"] for r in rows
+    )
