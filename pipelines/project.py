@@ -123,9 +123,9 @@ def prune_invocation_folders(
 
 def tables_built_by_an_earlier_version(con: duckdb.DuckDBPyConnection, manifest_path: Path) -> list[str]:
     """The incremental tables (with a contract) already in the warehouse whose columns are not the
-    ones their model now declares: a version that adds a column to a signal mart. An incremental
-    run cannot change them (`on_schema_change: fail`, never half-filled); a full refresh rebuilds
-    them from the change tables."""
+    ones their model now declares: a version that adds a column to a signal mart, or types a staged
+    JSON property. An incremental run cannot change them (`on_schema_change: fail`, never
+    half-filled); a full refresh rebuilds them from the change tables."""
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     built: dict[tuple[str, str], set[str]] = {}
     for schema, table, column in con.execute(

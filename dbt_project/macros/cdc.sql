@@ -10,16 +10,18 @@
   holds the seq ranges of the pending rows of each change table.
 -#}
 
-{#- The contract columns of a JSON image, typed: cdc_columns('after', {'account_id': 'varchar', ...}). -#}
-{% macro cdc_columns(image, columns) -%}
+{#- The contract columns of a JSON image, typed: cdc_columns('after', {'account_id': 'varchar', ...}),
+    all from one parse. `paths` reads a column from elsewhere in the image than its name,
+    e.g. {'feature': 'properties.feature'}. -#}
+{% macro cdc_columns(image, columns, paths={}) -%}
     {%- set scalars = [] %}
-    {%- for name, type in columns.items() if type != 'json' %}{% do scalars.append(name) %}{% endfor %}
+    {%- for name, type in columns.items() if type != 'json' %}{% do scalars.append(paths.get(name, name)) %}{% endfor %}
     {%- set texts = json_texts(image, scalars) %}
     {%- for name, type in columns.items() %}
         {%- if type == 'json' %}
-        json_extract({{ image }}, '$.{{ name }}') as {{ name }},
+        json_extract({{ image }}, '$.{{ paths.get(name, name) }}') as {{ name }},
         {%- else %}
-        cast({{ texts[name] }} as {{ type }}) as {{ name }},
+        cast({{ texts[paths.get(name, name)] }} as {{ type }}) as {{ name }},
         {%- endif %}
     {%- endfor %}
 {%- endmacro %}

@@ -13,7 +13,6 @@
     post_hook="{{ build_remaining_parts(usage_parts().parts - 1) }}"
 ) }}
 {%- set core_features = "'" ~ (var('core_features') | join("', '")) ~ "'" %}
-{%- set properties = json_texts('scoped_events.properties', ['feature', 'duration_seconds', 'status', 'latency_ms']) %}
 {%- set core_feature_names = [] %}
 {%- for feature in var('core_features') %}
     {%- do core_feature_names.append("case when bool_or(used_core_feature_" ~ loop.index ~ ") then '" ~ feature ~ "' end") %}
@@ -53,10 +52,10 @@ enriched as (
         scoped_events.user_id,
         scoped_events.event_name,
         cast(scoped_events.ts as date) as activity_date,
-        {{ properties['feature'] }} as feature,
-        cast({{ properties['duration_seconds'] }} as double) as duration_seconds,
-        cast({{ properties['status'] }} as integer) as api_status,
-        cast({{ properties['latency_ms'] }} as double) as api_latency_ms,
+        scoped_events.feature,
+        scoped_events.duration_seconds,
+        scoped_events.api_status,
+        scoped_events.api_latency_ms,
         coalesce(contacts.is_champion, false) as is_champion_user,
         coalesce(contacts.is_exec_sponsor, false) as is_sponsor_user
     from scoped_events

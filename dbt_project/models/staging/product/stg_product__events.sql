@@ -4,6 +4,8 @@
 -- events as rows with is_deleted (so a later replay of an old insert cannot bring them back).
 -- An event keeps its time, so only staged events from the batch's earliest time are looked at:
 -- the cost follows the batch, not the history.
+-- The properties the signals read are typed here, in the same parse of the image as the other
+-- columns (the intermediate models parsed a `properties` JSON column again).
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -14,7 +16,16 @@
     'user_id': 'varchar',
     'event_name': 'varchar',
     'ts': 'timestamp',
-    'properties': 'json'
+    'feature': 'varchar',
+    'duration_seconds': 'double',
+    'api_status': 'integer',
+    'api_latency_ms': 'double'
+} %}
+{%- set paths = {
+    'feature': 'properties.feature',
+    'duration_seconds': 'properties.duration_seconds',
+    'api_status': 'properties.status',
+    'api_latency_ms': 'properties.latency_ms'
 } %}
 with changes as {{ inline_cte() }} (
     select * from {{ cdc_changes('product') }}
@@ -49,7 +60,7 @@ latest as (
 images as (
     select
         key as event_id,
-        {{ cdc_columns('coalesce(after, before)', columns) }}
+        {{ cdc_columns('coalesce(after, before)', columns, paths) }}
         (op = 'd' or after is null) as is_deleted,
         seq as cdc_seq
     from latest
