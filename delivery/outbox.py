@@ -199,15 +199,12 @@ def _queued(con: duckdb.DuckDBPyConnection, mail_ids: Iterable[str]) -> set[str]
     }
 
 
-_NEW_MAIL_SCHEMA = pa.schema(
-    [
-        (name, pa.string())
-        for name in (
-            "mail_id", "channel", "kind", "recipient_id", "recipient_email", "period", "subject", "html_body",
-            "text_body", "payload",
-        )
-    ]
+# What a new row takes from its Mail (`mail_id` is the Mail's derived id); the rest are defaults.
+_NEW_MAIL_COLUMNS = (
+    "mail_id", "channel", "kind", "recipient_id", "recipient_email", "period", "subject", "html_body",
+    "text_body", "payload",
 )  # fmt: skip
+_NEW_MAIL_SCHEMA = pa.schema([(name, pa.string()) for name in _NEW_MAIL_COLUMNS])
 
 
 def enqueue(con: duckdb.DuckDBPyConnection, mails: Iterable[Mail], now: datetime | None = None) -> int:
@@ -226,18 +223,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, mails: Iterable[Mail], now: datetime
     try:
         existing = _queued(con, unique)
         rows = [
-            {
-                "mail_id": mid,
-                "channel": m.channel,
-                "kind": m.kind,
-                "recipient_id": m.recipient_id,
-                "recipient_email": m.recipient_email,
-                "period": m.period,
-                "subject": m.subject,
-                "html_body": m.html_body,
-                "text_body": m.text_body,
-                "payload": m.payload,
-            }
+            {name: getattr(m, name) for name in _NEW_MAIL_COLUMNS}
             for mid, m in unique.items()
             if mid not in existing
         ]
@@ -248,9 +234,8 @@ def enqueue(con: duckdb.DuckDBPyConnection, mails: Iterable[Mail], now: datetime
                 con.execute(
                     f"""
                     insert into {OUTBOX_TABLE} (
-                        mail_id, channel, kind, recipient_id, recipient_email, period, subject, html_body,
-                        text_body, payload, status, attempts, throttled, possible_duplicate, created_at,
-                        updated_at
+                        {", ".join(_NEW_MAIL_COLUMNS)},
+                        status, attempts, throttled, possible_duplicate, created_at, updated_at
                     )
                     select *, 'pending', 0, 0, false, $now, $now from _hw_new_mails
                     """,
