@@ -3,7 +3,9 @@
 The last days of a simulated change log are delivered in random batches — shuffled, split
 anywhere, delivered out of order, with duplicates, deletes and a re-snapshot mixed in — and the
 signal tables are built incrementally after each one. At the end a full refresh of the same
-change tables must give exactly the same tables. With seed 1 the incremental side builds the
+change tables must give exactly the same tables. Delivered a day at a time instead, every run is
+a roll whose accounts the signal mart aggregates rather than windows; that path must equal a full
+refresh too, for an account a few days old and events outside an account's span. With seed 1 the incremental side builds the
 signal marts in parts of a few accounts (macros/parts.sql) and its first build of
 int_usage_daily in parts of 25 days (1,000 account-days / 40 accounts: four parts), and the full
 refresh builds everything in one part.
@@ -12,6 +14,7 @@ refresh builds everything in one part.
 import json
 import random
 import shutil
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -55,8 +58,8 @@ def source_log(tmp_path_factory) -> Path:
     return settings.warehouse
 
 
-def _hold_back(con: duckdb.DuckDBPyConnection) -> dict[str, list[int]]:
-    """Remove the change rows of the last days from the change tables; return their seqs per
+def _hold_back(con: duckdb.DuckDBPyConnection, days: int = STREAMED_DAYS) -> dict[str, list[int]]:
+    """Remove the change rows of the last `days` days from the change tables; return their seqs per
     table, to be delivered later."""
     held: dict[str, list[int]] = {}
     for system in SOURCE_SYSTEMS:
@@ -65,7 +68,7 @@ def _hold_back(con: duckdb.DuckDBPyConnection) -> dict[str, list[int]]:
             seq
             for (seq,) in con.execute(
                 f"select seq from {table} "
-                f"where source_ts >= (select max(source_ts) from {table}) - interval {STREAMED_DAYS} day"
+                f"where source_ts >= (select max(source_ts) from {table}) - interval {days} day"
             ).fetchall()
         ]
         con.execute(f"delete from {table} where seq in (select unnest(?))", [held[table]])
@@ -161,3 +164,103 @@ def test_random_batches_end_equal_to_a_full_refresh(source_log, tmp_path, seed, 
             "select count(*) from staging.stg_product__events where is_deleted"
         ).fetchall()[0]
     assert deleted == 5
+
+
+def _day_rows(
+    con: duckdb.DuckDBPyConnection, held: dict[str, list[int]]
+) -> dict[object, list[tuple[str, int]]]:
+    """The held-back change rows of each day, by the day of their source time."""
+    days: dict[object, list[tuple[str, int]]] = {}
+    for table, seqs in held.items():
+        for seq, day in con.execute(
+            f"select seq, cast(source_ts as date) from source.{table} where seq in (select unnest(?))", [seqs]
+        ).fetchall():
+            days.setdefault(day, []).append((table, seq))
+    return days
+
+
+def _new_account(con: duckdb.DuckDBPyConnection, created: datetime) -> list[tuple[str, tuple]]:
+    """An account created on `created` with a login on its first days, and one event dated two days
+    before it was created (outside its span: no signal may count it)."""
+    (account,) = con.execute(
+        "select after from cdc.crm_changes where source_table = 'accounts' and after is not null limit 1"
+    ).fetchall()[0]
+    (login,) = con.execute(
+        "select after from cdc.product_changes where after->>'event_name' = 'login' limit 1"
+    ).fetchall()[0]
+    (crm_seq,) = con.execute("select max(seq) + 2000000 from cdc.crm_changes").fetchall()[0]
+    (event_seq,) = con.execute("select max(seq) + 2000000 from cdc.product_changes").fetchall()[0]
+    image = {**json.loads(account), "account_id": NEW_ACCOUNT, "created_at": created.isoformat()}
+    rows = [
+        (
+            "cdc.crm_changes",
+            (crm_seq, "accounts", "c", NEW_ACCOUNT, None, json.dumps(image), created, created),
+        )
+    ]
+    for offset, days in enumerate((-2, 0, 1)):
+        ts = created + timedelta(days=days, hours=2)
+        event = {
+            **json.loads(login),
+            "event_id": f"EVT-NEW-{offset}",
+            "account_id": NEW_ACCOUNT,
+            "ts": ts.isoformat(),
+        }
+        rows.append(
+            (
+                "cdc.product_changes",
+                (event_seq + offset, "events", "c", event["event_id"], None, json.dumps(event), ts, ts),
+            )
+        )
+    return rows
+
+
+NEW_ACCOUNT = "ACC-90001"
+ROLLED_DAYS = 3
+
+
+def test_day_by_day_rolls_end_equal_to_a_full_refresh(source_log, tmp_path) -> None:
+    incremental = settings_at(tmp_path / "incremental" / "warehouse.duckdb")
+    incremental.data_dir.mkdir(parents=True)
+    shutil.copy(source_log, incremental.warehouse)
+    with duckdb.connect(str(incremental.warehouse)) as con:
+        held = _hold_back(con, ROLLED_DAYS)
+        con.execute(f"attach '{source_log}' as source (read_only)")
+        by_day = _day_rows(con, held)
+        days = sorted(by_day)
+        # created the day before the first rolled day: at most 3 days old, so its 7 days before
+        # the last 7 hold none of its days
+        new_account = _new_account(con, datetime.combine(days[0] - timedelta(days=1), time(9)))
+    build_signals(incremental, tmp_path / "target", full_refresh=True)
+
+    for number, day in enumerate(days):
+        with duckdb.connect(str(incremental.warehouse)) as con:
+            con.execute(f"attach '{source_log}' as source (read_only)")
+            for table, seq in sorted(by_day[day]):
+                con.execute(f"insert into {table} select * from source.{table} where seq = ?", [seq])
+            if number == 0:
+                for table, values in new_account:
+                    con.execute(f"insert into {table} values (?, ?, ?, ?, ?, ?, ?, ?)", list(values))
+        build_signals(incremental, tmp_path / "target")
+
+    rebuilt = settings_at(tmp_path / "full" / "warehouse.duckdb")
+    rebuilt.data_dir.mkdir(parents=True)
+    shutil.copy(incremental.warehouse, rebuilt.warehouse)
+    build_signals(rebuilt, tmp_path / "target", full_refresh=True)
+
+    got, want = _snapshot(incremental.warehouse), _snapshot(rebuilt.warehouse)
+    for table in TABLES:
+        assert got[table] == want[table], f"{table} differs after day-by-day runs"
+    with duckdb.connect(str(incremental.warehouse), read_only=True) as con:
+        new_rows = con.execute(
+            "select signal_date, logins, logins_7d, logins_prev_7d, last_login_date "
+            "from signals.account_signals_daily where account_id = ? order by signal_date",
+            [NEW_ACCOUNT],
+        ).fetchall()
+    created = days[0] - timedelta(days=1)
+    assert [row[0] for row in new_rows] == [created, *days]
+    # the event before the account's creation is not counted, and a frame without days is null
+    assert [(row[2], row[3], row[4]) for row in new_rows] == [
+        (1, None, created),
+        (2, None, days[0]),
+        *[(2, None, days[0])] * (len(days) - 1),
+    ]

@@ -8,10 +8,11 @@
 -- login) are seeded from the row kept just before the rebuilt range. A full refresh is the
 -- same with every account in scope from the first day. The scope is built one part of whole
 -- accounts at a time (macros/parts.sql), so the windows below hold one part in memory.
--- Every trailing value is a sum, a mean or the latest non-null over a frame of days, listed once
--- below (`trailing`): distinct counts too (active users, core features), which as lists of values
--- over windows took two thirds of this model's time. Windows compute them on a full refresh and for
--- long rebuilt ranges; a short range aggregates the days each rebuilt day looks back at.
+-- Every trailing value is a sum, a mean, the latest non-null or the account's days over a frame of
+-- days, listed once below (`trailing`): distinct counts too (active users, core features), which as
+-- lists of values over windows took two thirds of this model's time. Windows compute them on a full
+-- refresh and for long rebuilt ranges, over a dense daily spine; a short range aggregates, for each
+-- rebuilt day, the sources' own rows it looks back at (see aggregated_accounts).
 -- depends_on: {{ ref('int_recompute_scope') }}
 -- depends_on: {{ ref('stg_cdc__clock') }}
 {{ config(
@@ -28,7 +29,8 @@
     'last_7_days': (6, 0), 'previous_7_days': (13, 7), 'last_14_days': (13, 0), 'last_28_days': (27, 0),
     'previous_28_days': (55, 28), 'last_30_days': (29, 0), 'last_90_days': (89, 0), 'all_before': (none, 0),
 } %}
-{#- every trailing value: (how: sum, avg or last, the latest non-null; of what; over which frame; name) #}
+{#- every trailing value: (how: sum, avg, last (the latest non-null) or days (the account's days as a
+    customer; of nothing); of what; over which frame; name) #}
 {%- set trailing = [
     ('sum', 'logins', 'last_7_days', 'logins_7d'),
     ('sum', 'logins', 'previous_7_days', 'logins_prev_7d'),
@@ -59,7 +61,7 @@
     ('sum', 'champion_departures', 'last_90_days', 'champion_departures_90d'),
     ('sum', 'sponsor_departures', 'last_90_days', 'sponsor_departures_90d'),
     ('sum', 'active_users_change', 'all_before', 'active_users_7d'),
-    ('sum', 'case when is_seed then 0 else 1 end', 'last_90_days', 'days_90d'),
+    ('days', none, 'last_90_days', 'days_90d'),
 ] %}
 {%- for feature in var('core_features') %}
 {%- do trailing.append(('sum', 'core_feature_' ~ loop.index ~ '_used', 'last_28_days', 'core_feature_' ~ loop.index ~ '_days_28d')) %}
@@ -76,6 +78,31 @@ with scope as (
     where part = {{ current_part() }}
 ),
 
+clock as (
+    select * from {{ ref('stg_cdc__clock') }}
+),
+
+-- The part's accounts with their span as customers. An account whose rebuilt days are few (the
+-- day's roll, a batch within the day) is aggregated: each rebuilt day sums the sources' rows it
+-- looks back at. Windows would compute every one of the 90 days read before the range too, over a
+-- dense spine joined to every source (at 100,000 accounts, the roll's mart spent most of its time
+-- joining 9 M account-days), and cost as much per row. Longer ranges keep the windows.
+scope_spans as (
+    select
+        scope.account_id,
+        scope.recompute_from,
+        spans.first_day,
+        spans.last_day,
+        {%- if is_incremental() %}
+        scope.recompute_from >= {{ dbt.dateadd('day', -(aggregate_days_at_most - 1), 'clock.as_of_date') }}
+        {%- else %}
+        false
+        {%- endif %} as is_aggregated
+    from scope
+    inner join {{ ref('int_account_spans') }} as spans on scope.account_id = spans.account_id
+    cross join clock
+),
+
 days as (
     {{ day_spine(
         '(select first_date from ' ~ ref('stg_cdc__clock') ~ ')',
@@ -84,15 +111,20 @@ days as (
 ),
 
 -- the dense daily spine of the part's accounts: each day they were customers, from the 89 days
--- before recompute_from
+-- before recompute_from (an aggregated account: from recompute_from)
 account_days as (
-    select scope.account_id, days.day as signal_date
-    from scope
-    inner join {{ ref('int_account_spans') }} as spans on scope.account_id = spans.account_id
+    select scope_spans.account_id, days.day as signal_date
+    from scope_spans
     inner join days
-        on days.day >= spans.first_day
-        and days.day <= spans.last_day
-        and days.day >= {{ dbt.dateadd('day', -lookback_days, 'scope.recompute_from') }}
+        on days.day >= scope_spans.first_day
+        and days.day <= scope_spans.last_day
+        and (
+            days.day >= scope_spans.recompute_from
+            or (
+                not scope_spans.is_aggregated
+                and days.day >= {{ dbt.dateadd('day', -lookback_days, 'scope_spans.recompute_from') }}
+            )
+        )
 ),
 
 account_versions as (
@@ -105,7 +137,15 @@ contracts as (
 ),
 
 usage as (
-    select usage.*
+    select
+        usage.*,
+        case when usage.logins > 0 then usage.activity_date end as login_date,
+        -- one flag per core feature (a short, configured list): distinct features over a window
+        -- are then the features with a day in it
+        {%- for feature in var('core_features') %}
+        case when {{ list_has('usage.core_features_used_list', "'" ~ feature ~ "'") }} then 1 else 0 end
+            as core_feature_{{ loop.index }}_used{{ ',' if not loop.last }}
+        {%- endfor %}
     from {{ ref('int_usage_daily') }} as usage
     inner join scope
         on usage.account_id = scope.account_id
@@ -177,11 +217,11 @@ renewals as (
 user_days as (
     select usage.account_id, usage.activity_date, {{ list_elements('usage.active_user_ids') }} as user_id
     from {{ ref('int_usage_daily') }} as usage
-    inner join scope
-        on usage.account_id = scope.account_id
-        and usage.activity_date >= {{ dbt.dateadd('day', -6, 'scope.recompute_from') }}
-    inner join account_days
-        on usage.account_id = account_days.account_id and usage.activity_date = account_days.signal_date
+    inner join scope_spans
+        on usage.account_id = scope_spans.account_id
+        and usage.activity_date >= {{ dbt.dateadd('day', -6, 'scope_spans.recompute_from') }}
+        and usage.activity_date >= scope_spans.first_day
+        and usage.activity_date <= scope_spans.last_day
     where {{ in_part_accounts('usage.account_id') }}
     {%- if is_incremental() %}
         and usage.activity_date >= {{ scope_start(6) }}
@@ -228,16 +268,13 @@ daily as (
         coalesce(usage.active_users, 0) as active_users,
         coalesce(usage.team_active_users, 0) as team_active_users,
         coalesce(usage.logins, 0) as logins,
-        case when usage.logins > 0 then account_days.signal_date end as login_date,
+        usage.login_date,
         coalesce(usage.sessions, 0) as sessions,
         coalesce(usage.session_minutes, 0) as session_minutes,
         coalesce(usage.core_feature_uses, 0) as core_feature_uses,
         {{ list_size('usage.core_features_used_list') }} as core_features_used,
-        -- one flag per core feature (a short, configured list): distinct features over a window
-        -- are then the features with a day in it
         {%- for feature in var('core_features') %}
-        case when {{ list_has('usage.core_features_used_list', "'" ~ feature ~ "'") }} then 1 else 0 end
-            as core_feature_{{ loop.index }}_used,
+        coalesce(usage.core_feature_{{ loop.index }}_used, 0) as core_feature_{{ loop.index }}_used,
         {%- endfor %}
         coalesce(active_user_changes.active_users_change, 0) as active_users_change,
         coalesce(usage.api_calls, 0) as api_calls,
@@ -313,39 +350,58 @@ with_seeds as (
 {% endif %}
 
 {% if is_incremental() %}
-clock as (
-    select * from {{ ref('stg_cdc__clock') }}
-),
-
--- An account whose rebuilt days are few (the day's roll, a batch within the day) gets them by
--- aggregating, for each rebuilt day, the days it looks back at; windows would compute every one
--- of the 90 days read before it too, and cost as much per row. Longer ranges keep the windows.
 aggregated_accounts as (
-    select scope.account_id
-    from scope
-    cross join clock
-    where scope.recompute_from >= {{ dbt.dateadd('day', -(aggregate_days_at_most - 1), 'clock.as_of_date') }}
+    select account_id from scope_spans where is_aggregated
 ),
 
 rebuilt_days as (
-    select with_seeds.account_id, with_seeds.signal_date as rebuilt_day
+    select with_seeds.account_id, with_seeds.signal_date as rebuilt_day, scope_spans.first_day
     from with_seeds
-    inner join scope
-        on with_seeds.account_id = scope.account_id
-        and with_seeds.signal_date >= scope.recompute_from
-    where not with_seeds.is_seed
-        and with_seeds.account_id in (select account_id from aggregated_accounts)
+    inner join scope_spans
+        on with_seeds.account_id = scope_spans.account_id
+        and with_seeds.signal_date >= scope_spans.recompute_from
+    where not with_seeds.is_seed and scope_spans.is_aggregated
+),
+
+-- What the aggregated accounts' rebuilt days look back at: each source's rows as they are, on the
+-- account's days as a customer (a day without a row adds nothing to a sum; `days` below counts the
+-- days a frame holds), and the seed.
+facts as (
+    select usage.*, usage.activity_date as signal_date from usage
+    {{ union_all_by_name() }}
+    select support.*, support.activity_date as signal_date from support
+    {{ union_all_by_name() }}
+    select engagement.*, engagement.activity_date as signal_date from engagement
+    {{ union_all_by_name() }}
+    select crm.*, crm.activity_date as signal_date from crm
+    {{ union_all_by_name() }}
+    select active_user_changes.* from active_user_changes
+),
+
+history as (
+    select facts.*
+    from facts
+    inner join scope_spans
+        on facts.account_id = scope_spans.account_id
+        and facts.signal_date >= scope_spans.first_day
+        and facts.signal_date <= scope_spans.last_day
+    where scope_spans.is_aggregated
+    {{ union_all_by_name() }}
+    select seeds.*
+    from seeds
+    where seeds.account_id in (select account_id from aggregated_accounts)
 ),
 
 looked_back as (
     select
         rebuilt_days.rebuilt_day,
-        {{ dbt.datediff('with_seeds.signal_date', 'rebuilt_days.rebuilt_day', 'day') }} as days_back,
-        with_seeds.*
+        rebuilt_days.first_day,
+        {{ dbt.datediff('history.signal_date', 'rebuilt_days.rebuilt_day', 'day') }} as days_back,
+        history.*
     from rebuilt_days
-    inner join with_seeds
-        on with_seeds.account_id = rebuilt_days.account_id
-        and with_seeds.signal_date <= rebuilt_days.rebuilt_day
+    inner join history
+        on history.account_id = rebuilt_days.account_id
+        and history.signal_date <= rebuilt_days.rebuilt_day
 ),
 
 aggregated as (
@@ -355,14 +411,24 @@ aggregated as (
         {%- for how, value, frame, name in trailing %}
         {%- set first, last = frames[frame] %}
         {%- set within = 'days_back >= ' ~ last ~ ((' and days_back <= ' ~ first) if first is not none else '') %}
+        {#- the account's days in the frame: from its first day or the frame's, to the frame's last #}
+        {%- set frame_start = 'first_day' if first is none
+            else 'greatest(first_day, ' ~ dbt.dateadd('day', -first, 'rebuilt_day') ~ ')' %}
+        {%- set frame_days = 'greatest(' ~ dbt.datediff(frame_start, 'rebuilt_day', 'day') ~ ' - ' ~ last ~ ' + 1, 0)' %}
         {%- if how == 'last' %}
         {{ last_non_null(value, 'signal_date', within) }} as {{ name }}{{ ',' if not loop.last }}
+        {%- elif how == 'days' %}
+        {{ frame_days }} as {{ name }}{{ ',' if not loop.last }}
+        {%- elif how == 'sum' %}
+        -- over days without a source row, 0; over a frame without days, null (as windows give)
+        case when {{ frame_days }} > 0 then coalesce(sum({{ value }}) filter (where {{ within }}), 0) end
+            as {{ name }}{{ ',' if not loop.last }}
         {%- else %}
         {{ how }}({{ value }}) filter (where {{ within }}) as {{ name }}{{ ',' if not loop.last }}
         {%- endif %}
         {%- endfor %}
     from looked_back
-    group by account_id, rebuilt_day
+    group by account_id, rebuilt_day, first_day
 ),
 
 windowed_by_aggregation as (
@@ -383,6 +449,8 @@ windowed_by_windows as (
         {%- for how, value, frame, name in trailing %}
         {%- if how == 'last' %}
         last_value({{ value }} ignore nulls) over {{ frame }} as {{ name }}{{ ',' if not loop.last }}
+        {%- elif how == 'days' %}
+        sum(case when is_seed then 0 else 1 end) over {{ frame }} as {{ name }}{{ ',' if not loop.last }}
         {%- else %}
         {{ how }}({{ value }}) over {{ frame }} as {{ name }}{{ ',' if not loop.last }}
         {%- endif %}
