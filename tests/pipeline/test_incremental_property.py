@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from healthwatch.config import Settings
 from healthwatch.warehouse import SOURCE_SYSTEMS, change_table
 
 from dbt_runner import build_signals
@@ -150,20 +151,24 @@ def test_random_batches_end_equal_to_a_full_refresh(source_log, tmp_path, seed, 
         delivered += batch
         build_signals(incremental, tmp_path / "target")
 
-    rebuilt = settings_at(tmp_path / "full" / "warehouse.duckdb")
-    rebuilt.data_dir.mkdir(parents=True)
-    shutil.copy(incremental.warehouse, rebuilt.warehouse)
-    build_signals(rebuilt, tmp_path / "target", full_refresh=True)
-
-    got, want = _snapshot(incremental.warehouse), _snapshot(rebuilt.warehouse)
-    for table in TABLES:
-        assert got[table] == want[table], f"{table} differs after incremental runs (seed {seed})"
+    _assert_equal_to_a_full_refresh(incremental, tmp_path, f"incremental runs (seed {seed})")
     # the deletes and the late rows really were applied
     with duckdb.connect(str(incremental.warehouse), read_only=True) as con:
         (deleted,) = con.execute(
             "select count(*) from staging.stg_product__events where is_deleted"
         ).fetchall()[0]
     assert deleted == 5
+
+
+def _assert_equal_to_a_full_refresh(incremental: Settings, tmp_path: Path, runs: str) -> None:
+    """Rebuild a copy of the warehouse with a full refresh; every compared table must be equal."""
+    rebuilt = settings_at(tmp_path / "full" / "warehouse.duckdb")
+    rebuilt.data_dir.mkdir(parents=True)
+    shutil.copy(incremental.warehouse, rebuilt.warehouse)
+    build_signals(rebuilt, tmp_path / "target", full_refresh=True)
+    got, want = _snapshot(incremental.warehouse), _snapshot(rebuilt.warehouse)
+    for table in TABLES:
+        assert got[table] == want[table], f"{table} differs after {runs}"
 
 
 def _day_rows(
@@ -242,14 +247,7 @@ def test_day_by_day_rolls_end_equal_to_a_full_refresh(source_log, tmp_path) -> N
                     con.execute(f"insert into {table} values (?, ?, ?, ?, ?, ?, ?, ?)", list(values))
         build_signals(incremental, tmp_path / "target")
 
-    rebuilt = settings_at(tmp_path / "full" / "warehouse.duckdb")
-    rebuilt.data_dir.mkdir(parents=True)
-    shutil.copy(incremental.warehouse, rebuilt.warehouse)
-    build_signals(rebuilt, tmp_path / "target", full_refresh=True)
-
-    got, want = _snapshot(incremental.warehouse), _snapshot(rebuilt.warehouse)
-    for table in TABLES:
-        assert got[table] == want[table], f"{table} differs after day-by-day runs"
+    _assert_equal_to_a_full_refresh(incremental, tmp_path, "day-by-day runs")
     with duckdb.connect(str(incremental.warehouse), read_only=True) as con:
         new_rows = con.execute(
             "select signal_date, logins, logins_7d, logins_prev_7d, last_login_date "
