@@ -106,6 +106,20 @@ def _extra_changes(con: duckdb.DuckDBPyConnection, rng: random.Random) -> list[t
     return extra
 
 
+def _deliver(con: duckdb.DuckDBPyConnection, table: str, seqs: list[int]) -> None:
+    """Append these rows of the attached `source` log to their change table, as CDC delivers them."""
+    con.execute(
+        f"insert into {table} select * from source.{table} where seq in (select unnest(?)) order by seq",
+        [seqs],
+    )
+
+
+def _insert(con: duckdb.DuckDBPyConnection, changes: list[tuple[str, tuple]]) -> None:
+    """Append change rows made by the test (table, values) to their change tables."""
+    for table, values in changes:
+        con.execute(f"insert into {table} values (?, ?, ?, ?, ?, ?, ?, ?)", list(values))
+
+
 # 40 accounts of about 90 days: parts of 1,000 account-days are four or five parts.
 @pytest.mark.parametrize(("seed", "part_account_days"), [(1, 1_000), (2, None)])
 def test_random_batches_end_equal_to_a_full_refresh(source_log, tmp_path, seed, part_account_days) -> None:
@@ -136,20 +150,12 @@ def test_random_batches_end_equal_to_a_full_refresh(source_log, tmp_path, seed, 
         with duckdb.connect(str(incremental.warehouse)) as con:
             con.execute(f"attach '{source_log}' as source (read_only)")
             for table in {t for t, _ in batch}:
-                seqs = [seq for t, seq in batch if t == table]
-                source = table.replace("cdc.", "source.cdc.")
-                con.execute(
-                    f"insert into {table} select * from {source} where seq in (select unnest(?))", [seqs]
-                )
+                _deliver(con, table, [seq for t, seq in batch if t == table])
             if delivered:  # at-least-once: some rows of earlier batches come again
                 for table, seq in rng.sample(delivered, min(30, len(delivered))):
-                    con.execute(
-                        f"insert into {table} select * from {table.replace('cdc.', 'source.cdc.')} where seq = ?",
-                        [seq],
-                    )
+                    _deliver(con, table, [seq])
             if number == 2:
-                for table, values in extra:
-                    con.execute(f"insert into {table} values (?, ?, ?, ?, ?, ?, ?, ?)", list(values))
+                _insert(con, extra)
         delivered += batch
         build_signals(incremental, tmp_path / "target")
 
@@ -239,13 +245,9 @@ def test_day_by_day_rolls_end_equal_to_a_full_refresh(source_log, tmp_path) -> N
         with duckdb.connect(str(incremental.warehouse)) as con:
             con.execute(f"attach '{source_log}' as source (read_only)")
             for table, seqs in sorted(by_day[day].items()):
-                con.execute(
-                    f"insert into {table} select * from source.{table} where seq in (select unnest(?)) order by seq",
-                    [seqs],
-                )
+                _deliver(con, table, seqs)
             if number == 0:
-                for table, values in new_account:
-                    con.execute(f"insert into {table} values (?, ?, ?, ?, ?, ?, ?, ?)", list(values))
+                _insert(con, new_account)
         build_signals(incremental, tmp_path / "target")
 
     _assert_equal_to_a_full_refresh(incremental, tmp_path, "day-by-day runs")
